@@ -1,0 +1,25 @@
+"""Where the real datasets live: `$RNNZOO_DATA`, default `../shared/datasets`."""
+
+import os
+
+DEFAULT_DATA = os.path.join("..", "shared", "datasets")
+
+
+def data_root():
+    """The datasets folder (`RNNZOO_DATA` or `../shared/datasets`), absolute."""
+    return os.path.abspath(os.environ.get("RNNZOO_DATA", DEFAULT_DATA))
+
+
+def dataset_path(*parts, must_exist=True):
+    """Join `parts` under `data_root()`; absolute paths are returned as they are.
+
+    Raises:
+        FileNotFoundError: naming the setting to fix, when `must_exist` and missing.
+    """
+    path = parts[0] if parts and os.path.isabs(parts[0]) else os.path.join(data_root(), *parts)
+    if must_exist and not os.path.exists(path):
+        raise FileNotFoundError(
+            f"dataset file {path!r} not found. Set RNNZOO_DATA to the folder holding "
+            f"the datasets (now {data_root()!r})."
+        )
+    return path

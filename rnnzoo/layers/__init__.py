@@ -1,0 +1,15 @@
+"""Recurrent building blocks: the vanilla cell, its fast layer, the CRF."""
+
+from rnnzoo.layers.crf import CRF, crf_decode, crf_log_likelihood
+from rnnzoo.layers.recurrent import CELLS, recurrent_layer
+from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
+
+__all__ = [
+    "CELLS",
+    "CRF",
+    "VanillaRNN",
+    "VanillaRNNCell",
+    "crf_decode",
+    "crf_log_likelihood",
+    "recurrent_layer",
+]

@@ -1,0 +1,207 @@
+"""The tagger backbone: word + character features -> (Bi)RNN states per token."""
+
+import keras
+from keras import layers, ops
+
+from rnnzoo.layers import recurrent_layer
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class CharEncoder(layers.Layer):
+    """Character-level word features: a char CNN (Ma & Hovy) or char BiLSTM (Lample).
+
+    Args:
+        vocabulary_size: number of character ids (0 = padding).
+        embedding_dim: character embedding size.
+        units: output size (CNN filters, or 2 x per-direction LSTM units).
+        encoder: `"cnn"` or `"bilstm"`.
+        kernel_size: CNN window.
+
+    Call arguments:
+        char_ids: `(batch, time, max_chars)` int.
+
+    Returns:
+        `(batch, time, units)`.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=25, units=50, encoder="cnn", kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        if encoder not in ("cnn", "bilstm"):
+            raise ValueError(f"char encoder must be 'cnn' or 'bilstm', got {encoder!r}.")
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.encoder = encoder
+        self.kernel_size = kernel_size
+        self.embedding = layers.Embedding(vocabulary_size, embedding_dim, name="char_embedding")
+        if encoder == "cnn":
+            self.conv = layers.Conv1D(units, kernel_size, padding="same", activation="tanh", name="char_conv")
+        else:
+            self.rnn = layers.Bidirectional(layers.LSTM(units // 2), name="char_bilstm")
+
+    def build(self, input_shape):
+        batch, time, chars = input_shape
+        self.embedding.build((None, chars))
+        if self.encoder == "cnn":
+            self.conv.build((None, chars, self.embedding_dim))
+        else:
+            self.rnn.build((None, chars, self.embedding_dim))
+        self.built = True
+
+    def call(self, char_ids):
+        shape = ops.shape(char_ids)
+        flat = ops.reshape(char_ids, (-1, shape[-1]))  # (batch*time, chars)
+        char_mask = ops.not_equal(flat, 0)
+        x = self.embedding(flat)
+        if self.encoder == "cnn":
+            x = self.conv(x)
+            # Max over real characters only.
+            x = ops.where(char_mask[:, :, None], x, ops.full_like(x, -1e4))
+            x = ops.max(x, axis=1)
+            x = ops.where(ops.any(char_mask, axis=1)[:, None], x, ops.zeros_like(x))
+        else:
+            # Padded tokens (no characters) get one fake step so the loop is defined.
+            char_mask = ops.logical_or(char_mask, ops.arange(shape[-1])[None, :] == 0)
+            x = self.rnn(x, mask=char_mask)
+        return ops.reshape(x, (shape[0], shape[1], self.units))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "units": self.units,
+                "encoder": self.encoder,
+                "kernel_size": self.kernel_size,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class TaggerBackbone(keras.Model):
+    """Word embeddings (+ char features) -> stacked (Bi)RNN; one vector per token.
+
+    Args:
+        vocabulary_size: word ids (0 padding, 1 OOV).
+        char_vocabulary_size: character ids, or 0 for no character encoder.
+        embedding_dim: word embedding size (50 for GloVe 6B 50d).
+        cell: `"vanilla" | "gru" | "lstm"`.
+        units: recurrent units per direction.
+        num_layers: stacked recurrent layers.
+        bidirectional: run each layer both ways.
+        dropout: dropout on embeddings and between layers.
+        recurrent_dropout: dropout on the recurrent state.
+        char_encoder: `"cnn" | "bilstm" | None`.
+        char_embedding_dim, char_units: character encoder sizes.
+        max_chars: characters per token (the char input's last dim).
+        embeddings_initializer: Keras initializer of the word embeddings (a
+            GloVe matrix is passed as `keras.initializers.Constant`).
+
+    Call arguments:
+        inputs: `{"token_ids": (batch, time) int, "char_ids": (batch, time, max_chars) int}`.
+
+    Returns:
+        `(batch, time, units * (2 if bidirectional else 1))`.
+
+    Example:
+    >>> import numpy as np
+    >>> bb = TaggerBackbone(100, 30, units=8, max_chars=5)
+    >>> bb({"token_ids": np.ones((2, 4), "int32"), "char_ids": np.ones((2, 4, 5), "int32")}).shape
+    (2, 4, 16)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        char_vocabulary_size=0,
+        embedding_dim=50,
+        cell="lstm",
+        units=100,
+        num_layers=1,
+        bidirectional=True,
+        dropout=0.5,
+        recurrent_dropout=0.0,
+        char_encoder="cnn",
+        char_embedding_dim=25,
+        char_units=50,
+        max_chars=20,
+        embeddings_initializer="uniform",
+        **kwargs,
+    ):
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        char_ids = keras.Input(shape=(None, max_chars), dtype="int32", name="char_ids")
+        mask = ops.not_equal(token_ids, 0)
+        features = [
+            layers.Embedding(
+                vocabulary_size,
+                embedding_dim,
+                embeddings_initializer=embeddings_initializer,
+                name="word_embedding",
+            )(token_ids)
+        ]
+        if char_encoder and char_vocabulary_size:
+            features.append(
+                CharEncoder(
+                    char_vocabulary_size,
+                    embedding_dim=char_embedding_dim,
+                    units=char_units,
+                    encoder=char_encoder,
+                    name="char_encoder",
+                )(char_ids)
+            )
+        x = layers.Concatenate(name="features")(features) if len(features) > 1 else features[0]
+        x = layers.Dropout(dropout, name="embedding_dropout")(x)
+        for i in range(num_layers):
+            x = recurrent_layer(
+                cell,
+                units,
+                return_sequences=True,
+                bidirectional=bidirectional,
+                recurrent_dropout=recurrent_dropout,
+                name=f"rnn_{i}",
+            )(x, mask=mask)
+            if i < num_layers - 1:
+                x = layers.Dropout(dropout, name=f"rnn_{i}_dropout")(x)
+        super().__init__(inputs={"token_ids": token_ids, "char_ids": char_ids}, outputs=x, **kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.char_vocabulary_size = char_vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.cell = cell
+        self.units = units
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.char_encoder = char_encoder
+        self.char_embedding_dim = char_embedding_dim
+        self.char_units = char_units
+        self.max_chars = max_chars
+        self.output_dim = units * (2 if bidirectional else 1)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "char_vocabulary_size": self.char_vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "cell": self.cell,
+            "units": self.units,
+            "num_layers": self.num_layers,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "char_encoder": self.char_encoder,
+            "char_embedding_dim": self.char_embedding_dim,
+            "char_units": self.char_units,
+            "max_chars": self.max_chars,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

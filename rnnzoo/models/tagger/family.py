@@ -1,0 +1,96 @@
+"""The tagger family's hooks for the one training entry point (`rnnzoo.train`)."""
+
+import collections
+
+from rnnzoo.data.conll import read_conll
+from rnnzoo.data.paths import dataset_path
+
+NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
+
+
+def load_data(config):
+    """`{"train": (token_lists, tag_lists), "validation": ..., "test": ...}` from the config's files."""
+    d = config.data
+    if d.reader != "conll":
+        raise ValueError(f"the tagger family reads 'conll' data, got reader {d.reader!r}.")
+    splits = {}
+    for split in ("train", "validation", "test"):
+        name = getattr(d, split)
+        if name:
+            splits[split] = read_conll(dataset_path(d.root, name))
+    if "train" not in splits:
+        raise ValueError("data.train must name the training file.")
+    return splits
+
+
+def build_vocabularies(config, train_sentences, extra_sentences=()):
+    """Word and character vocabularies (plus GloVe vectors when configured).
+
+    Words: every lower-cased training word, plus -- with GloVe -- the GloVe
+    words that occur in `extra_sentences` (unlabelled text of the other splits,
+    as Lample et al. do) and the `architecture.max_vocabulary` most frequent
+    GloVe words, so words never seen in training still get pretrained vectors.
+    """
+    from rnnzoo.data.glove import embedding_matrix, read_glove
+
+    a = config.architecture
+    counts = collections.Counter(w.lower() for s in train_sentences for w in s)
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    chars = collections.Counter(c for s in train_sentences for w in s for c in w)
+    char_vocabulary = sorted(c for c, n in chars.items() if n >= 1)
+    matrix, coverage = None, None
+    if a.embeddings:
+        wanted = set(counts) | {w.lower() for s in extra_sentences for w in s}
+        vectors = read_glove(a.embeddings, words=wanted, top=a.max_vocabulary or 0)
+        known = set(words)
+        words += [w for w in vectors if w not in known and w in wanted]
+        known = set(words)
+        words += [w for w in vectors if w not in known]
+        matrix, coverage = embedding_matrix(words, vectors, a.embedding_dim, seed=config.training.seed)
+    return words, char_vocabulary, matrix, coverage
+
+
+def build(config, data):
+    """An untrained tagger for `config`, its vocabularies taken from `data`."""
+    from rnnzoo.models.tagger.tagger import build_tagger
+
+    train_sentences, train_tags = data["train"]
+    labels = config.data.labels or _labels_in(train_tags)
+    extra = [s for split in ("validation", "test") if split in data for s in data[split][0]]
+    words, chars, matrix, coverage = build_vocabularies(config, train_sentences, extra)
+    if coverage is not None:
+        print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
+    return build_tagger(words, chars, labels, config.architecture, embeddings=matrix)
+
+
+def _labels_in(tag_lists):
+    seen = sorted({t for tags in tag_lists for t in tags})
+    ordered = [t for t in NER_TAGS if t in seen]
+    return (["O"] if "O" in seen and "O" not in ordered else []) + ordered + [t for t in seen if t not in ordered and t != "O"]
+
+
+def train_dataset(task, data, config):
+    x, y = data["train"]
+    return task.make_dataset(x, y, batch_size=config.training.batch_size, training=True)
+
+
+def validation_callbacks(task, data, config):
+    """Entity F1 on the validation split after each epoch, logged as `val_f1`."""
+    if "validation" not in data:
+        return []
+    from rnnzoo.training.callbacks import ValidationScore
+
+    x, y = data["validation"]
+    return [ValidationScore(lambda model: model.score(x, y)["f1"], name="val_f1")]
+
+
+def evaluate(task, data, split="test", limit=None):
+    """Entity-level scores on a split (optionally its first `limit` sentences)."""
+    x, y = data[split]
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return task.score(x, y)
+
+
+#: What `evaluate` reports as the headline number, and its direction.
+PRIMARY_METRIC = ("f1", "max")

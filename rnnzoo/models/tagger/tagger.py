@@ -1,0 +1,401 @@
+"""`BidirectionalTagger`: raw sentences in, tokens + BIO tags + entity spans out."""
+
+import os
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from rnnzoo.layers import CRF
+from rnnzoo.models.tagger.backbone import TaggerBackbone
+from rnnzoo.models.tagger.spans import bio_to_spans
+from rnnzoo.models.task import Task
+from rnnzoo.text.tokenize import tokenize
+
+BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class BidirectionalTagger(Task):
+    """A sequence tagger (NER): backbone -> dropout -> per-token scores -> CRF or softmax.
+
+    Args:
+        backbone: a `TaggerBackbone`.
+        preprocessor: a `TaggerPreprocessor` (its tag list fixes the head size).
+        head: `"crf"` (default; Viterbi decoding, CRF log-likelihood loss) or
+            `"softmax"` (independent per-token cross-entropy).
+        dropout: dropout before the head.
+
+    Call arguments:
+        inputs: the backbone's dict of `token_ids` / `char_ids`.
+
+    Returns:
+        Emission scores `(batch, time, num_tags)`.
+
+    `fit`/`evaluate` also take raw data: a CoNLL file path, `(token_lists,
+    tag_lists)`, or a `tf.data.Dataset` of `(tokens, tags)` string pairs.
+    `predict` takes raw sentences (str) or token lists and returns readable
+    results.
+
+    Example:
+    >>> import rnnzoo
+    >>> tagger = rnnzoo.load("bilstm_ner")               # doctest: +SKIP
+    >>> tagger.predict(["Pankaj lives in Munich"])[0]["entities"]  # doctest: +SKIP
+    [{'text': 'Pankaj', 'type': 'PER', 'start': 0, 'end': 6, 'score': 0.99}, ...]
+    """
+
+    def __init__(self, backbone, preprocessor, head="crf", dropout=0.5, **kwargs):
+        if head not in ("crf", "softmax"):
+            raise ValueError(f"head must be 'crf' or 'softmax', got {head!r}.")
+        num_tags = len(preprocessor.labels)
+        inputs = backbone.input
+        x = backbone(inputs)
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+        emissions = layers.Dense(num_tags, name="emissions")(x)
+        if head == "crf":
+            emissions = CRF(num_tags, name="crf")(emissions)
+        super().__init__(inputs=inputs, outputs=emissions, **kwargs)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head = head
+        self.dropout = dropout
+
+    # ------------------------------------------------------------------ graph
+    @property
+    def labels(self):
+        return self.preprocessor.labels
+
+    def _mask(self, x):
+        return ops.not_equal(x["token_ids"], 0)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        mask = self._mask(x)
+        if self.head == "crf":
+            log_likelihood = self.get_layer("crf").log_likelihood(y_pred, y, mask)
+            loss = -ops.mean(log_likelihood)
+        else:
+            maskf = ops.cast(mask, "float32")
+            per_token = keras.losses.sparse_categorical_crossentropy(y, y_pred, from_logits=True)
+            loss = ops.sum(per_token * maskf) / ops.maximum(ops.sum(maskf), 1.0)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def decode(self, x, emissions):
+        """Best tags `(batch, time)` and each chosen tag's softmax probability."""
+        mask = self._mask(x)
+        if self.head == "crf":
+            tags, _ = self.get_layer("crf").decode(emissions, mask)
+        else:
+            tags = ops.cast(ops.argmax(emissions, axis=-1), "int32")
+        probabilities = ops.softmax(ops.cast(emissions, "float32"), axis=-1)
+        confidence = ops.take_along_axis(probabilities, ops.expand_dims(tags, -1), axis=-1)[..., 0]
+        return tags, confidence
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        tags, confidence = self.decode(x, self(x, training=False))
+        return {"tags": tags, "confidence": confidence}
+
+    # ------------------------------------------------------------- raw data
+    def _check_tags(self, tag_lists):
+        known = set(self.labels)
+        unknown = sorted({t for tags in tag_lists for t in tags} - known)
+        if unknown:
+            raise ValueError(
+                f"tags {unknown} are not in this tagger's tag set {self.labels}. To fine-tune "
+                "on new tags, first call `tagger = tagger.with_labels(new_tag_list)`."
+            )
+
+    def _as_token_lists(self, x, y):
+        """Normalise raw inputs to (token lists, tag lists or None)."""
+        from rnnzoo.data.conll import read_conll
+
+        if isinstance(x, (str, os.PathLike)):
+            if y is not None:
+                raise ValueError("pass either a CoNLL path alone, or token lists with tag lists.")
+            return read_conll(os.fspath(x))
+        x = list(x)
+        sentences = [
+            [t for t, _, _ in tokenize(item)] if isinstance(item, str) else [str(t) for t in item]
+            for item in x
+        ]
+        if y is None:
+            return sentences, None
+        y = [list(tags) for tags in y]
+        if len(y) != len(sentences):
+            raise ValueError(f"got {len(sentences)} sentences but {len(y)} tag sequences.")
+        for i, (tokens, tags) in enumerate(zip(sentences, y)):
+            if len(tokens) != len(tags):
+                raise ValueError(
+                    f"sentence {i} has {len(tokens)} tokens but {len(tags)} tags; pass "
+                    "pre-tokenized token lists aligned with the tags."
+                )
+        return sentences, y
+
+    def make_dataset(self, x, y=None, batch_size=None, training=False):
+        """Raw tagged data -> a bucketed, vectorized `tf.data.Dataset`.
+
+        Args:
+            x: a CoNLL file path; token lists (with `y` tag lists); raw
+                strings (with `y` tags aligned to `rnnzoo.text.tokenize`); or a
+                `tf.data.Dataset` of `(tokens, tags)` 1-D string tensors.
+            y: tag lists, or None.
+            batch_size: sentences per batch (default 32).
+            training: shuffle.
+
+        Returns:
+            A dataset of `(features, tag_ids, token_mask)`.
+        """
+        import tensorflow as tf
+
+        batch_size = batch_size or self.default_batch_size
+        if isinstance(x, tf.data.Dataset):
+            dataset = x
+        else:
+            sentences, tags = self._as_token_lists(x, y)
+            if tags is None:
+                raise ValueError("training/evaluation data needs tags (y).")
+            self._check_tags(tags)
+            keep = [i for i, s in enumerate(sentences) if s]
+            sentences = [sentences[i] for i in keep]
+            tags = [tags[i] for i in keep]
+            if not sentences:
+                raise ValueError("no non-empty sentence to train or evaluate on.")
+            spec = tf.TensorSpec([None], tf.string)
+            dataset = tf.data.Dataset.from_generator(
+                lambda: zip(sentences, tags), output_signature=(spec, spec)
+            )
+            if training:
+                dataset = dataset.shuffle(len(sentences), reshuffle_each_iteration=True)
+        pad_tag = self.labels[0]
+        dataset = dataset.bucket_by_sequence_length(
+            lambda tokens, tags: tf.shape(tokens)[0],
+            bucket_boundaries=list(BUCKET_BOUNDARIES),
+            bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+            padding_values=("", pad_tag),
+        )
+        preprocessor = self.preprocessor
+
+        def vectorize(tokens, tags):
+            return (
+                preprocessor(tokens),
+                preprocessor.encode_labels(tags),
+                tf.cast(tf.not_equal(tokens, ""), "float32"),
+            )
+
+        return dataset.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+        """Tag raw sentences or token lists.
+
+        Args:
+            x: a str, a list of str (tokenized CoNLL-style), or a list of token
+                lists (tags aligned one-to-one with the given tokens). Vectorized
+                inputs (a dict of arrays) go to `keras.Model.predict`.
+            batch_size: sentences per batch (default 32; sentences are sorted by
+                length so batches pad little).
+
+        Returns:
+            One dict per input: `tokens`, `tags`, `entities` (each with `text`,
+            `type`, `start`/`end` character offsets for str inputs or token
+            indices `token_start`/`token_end`, and `score`).
+        """
+        if not self._is_raw(x):
+            return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        single = isinstance(x, str)
+        items = [x] if single else list(x)
+        results = [None] * len(items)
+        parsed = []
+        for i, item in enumerate(items):
+            if isinstance(item, bytes):
+                try:
+                    item = item.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise ValueError(f"item {i} is bytes that are not valid UTF-8: {error}") from None
+            if isinstance(item, str):
+                spans = tokenize(item)
+                parsed.append((i, item, [t for t, _, _ in spans], spans))
+            elif isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
+                parsed.append((i, None, list(item), None))
+            else:
+                raise ValueError(
+                    f"item {i} is {type(item).__name__}; predict takes str sentences or lists of str tokens."
+                )
+        batch_size = batch_size or self.default_batch_size
+        order = sorted((p for p in parsed if p[2]), key=lambda p: len(p[2]))
+        for p in parsed:
+            if not p[2]:
+                results[p[0]] = {"tokens": [], "tags": [], "entities": []}
+        iterator = range(0, len(order), batch_size)
+        if verbose and len(order) > batch_size:
+            from rnnzoo.utils import progress
+
+            iterator = progress(iterator, desc="tagging", unit="batch")
+        for start in iterator:
+            batch = order[start : start + batch_size]
+            features = self.vectorize_tokens([p[2] for p in batch])
+            out = self.predict_on_batch(features)
+            tags = np.asarray(out["tags"])
+            confidence = np.asarray(out["confidence"])
+            for row, (i, text, tokens, offsets) in enumerate(batch):
+                n = len(tokens)
+                tag_names = [self.labels[t] for t in tags[row, :n]]
+                results[i] = {
+                    "tokens": tokens,
+                    "tags": tag_names,
+                    "entities": _entities(text, tokens, offsets, tag_names, confidence[row, :n]),
+                }
+        return results[0] if single else results
+
+    def vectorize_tokens(self, token_lists):
+        """Token lists -> padded feature arrays (NumPy) for the backbone."""
+        import tensorflow as tf
+
+        longest = max(1, max(len(t) for t in token_lists))
+        padded = [list(t) + [""] * (longest - len(t)) for t in token_lists]
+        features = self.preprocessor(tf.constant(padded, dtype=tf.string))
+        return {k: v.numpy() for k, v in features.items()}
+
+    # ------------------------------------------------------------- scoring
+    def score(self, x, y=None, batch_size=None):
+        """Entity-level (CoNLL) precision/recall/F1 on tagged data, via seqeval.
+
+        Args:
+            x: a CoNLL path, or token lists with `y` tag lists.
+
+        Returns:
+            `{"precision", "recall", "f1", "per_type": {TYPE: {...}}, "sentences", "tokens"}`
+            with scores in percent.
+        """
+        from rnnzoo.training.metrics import entity_scores
+
+        sentences, gold = self._as_token_lists(x, y)
+        if gold is None:
+            raise ValueError("score needs gold tags (y).")
+        predicted = [r["tags"] for r in self.predict(sentences, batch_size=batch_size)]
+        return entity_scores(gold, predicted)
+
+    # ------------------------------------------------------------- new tags
+    def with_labels(self, labels):
+        """A tagger sharing this backbone's weights with a fresh head for `labels`.
+
+        Head rows (emission weights and CRF transitions) of tags that exist in
+        both tag sets are copied, so fine-tuning starts from what was learned.
+        """
+        from rnnzoo.models.tagger.preprocessor import TaggerPreprocessor
+        from rnnzoo.text.vectorizers import LabelLookup
+
+        labels = list(labels)
+        preprocessor = TaggerPreprocessor(
+            self.preprocessor.word_lookup,
+            self.preprocessor.char_lookup,
+            LabelLookup(labels, name="label_lookup"),
+            name=self.preprocessor.name,
+        )
+        new = BidirectionalTagger(self.backbone, preprocessor, head=self.head, dropout=self.dropout, name=self.name)
+        old_index = {t: i for i, t in enumerate(self.labels)}
+        pairs = [(j, old_index[t]) for j, t in enumerate(labels) if t in old_index]
+        kernel, bias = [np.array(w) for w in self.get_layer("emissions").get_weights()]
+        new_kernel, new_bias = [np.array(w) for w in new.get_layer("emissions").get_weights()]
+        for j, i in pairs:
+            new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i]
+        new.get_layer("emissions").set_weights([new_kernel, new_bias])
+        if self.head == "crf":
+            trans, start, end = [np.array(w) for w in self.get_layer("crf").get_weights()]
+            n_trans, n_start, n_end = [np.array(w) for w in new.get_layer("crf").get_weights()]
+            for j, i in pairs:
+                n_start[j], n_end[j] = start[i], end[i]
+                for j2, i2 in pairs:
+                    n_trans[j, j2] = trans[i, i2]
+            new.get_layer("crf").set_weights([n_trans, n_start, n_end])
+        return new
+
+    # ------------------------------------------------------------- export
+    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
+        """Write a SavedModel whose `serving_default` takes a batch of raw strings.
+
+        The signature returns `tokens` (batch, time) string, `tags` (batch,
+        time) string ("" at padding) and `lengths` (batch,) int64.
+        """
+        from rnnzoo.export import export_tagger
+
+        return export_tagger(self, filepath, verbose=verbose)
+
+    def vocabularies(self):
+        """Readable copies written next to the artifact."""
+        return {
+            "words": self.preprocessor.word_lookup.get_vocabulary(),
+            "chars": self.preprocessor.char_lookup.get_vocabulary(),
+            "labels": self.labels,
+        }
+
+    # ------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "head": self.head,
+                "dropout": self.dropout,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
+
+
+def _entities(text, tokens, offsets, tags, confidence):
+    entities = []
+    for kind, first, last in bio_to_spans(tags):
+        entity = {"type": kind, "score": round(float(np.mean(confidence[first:last])), 4)}
+        if offsets is not None:
+            start, end = offsets[first][1], offsets[last - 1][2]
+            entity.update({"text": text[start:end], "start": start, "end": end})
+        else:
+            entity["text"] = " ".join(tokens[first:last])
+        entity.update({"token_start": first, "token_end": last})
+        entities.append(entity)
+    return entities
+
+
+def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddings=None):
+    """Build an untrained `BidirectionalTagger` from vocabularies and an architecture config.
+
+    Args:
+        word_vocabulary, char_vocabulary: lists (without padding/OOV).
+        labels: tag names.
+        architecture: an `ArchitectureConfig` (or anything with its fields).
+        embeddings: optional `(len(word_vocabulary) + 2, embedding_dim)` matrix.
+    """
+    from rnnzoo.models.tagger.preprocessor import make_preprocessor
+
+    a = architecture
+    preprocessor = make_preprocessor(word_vocabulary, char_vocabulary, labels, max_chars=a.max_chars)
+    backbone = TaggerBackbone(
+        vocabulary_size=len(word_vocabulary) + 2,
+        char_vocabulary_size=(len(char_vocabulary) + 2) if a.char_encoder else 0,
+        embedding_dim=a.embedding_dim,
+        cell=a.cell,
+        units=a.units,
+        num_layers=a.layers,
+        bidirectional=a.bidirectional,
+        dropout=a.dropout,
+        recurrent_dropout=a.recurrent_dropout,
+        char_encoder=a.char_encoder,
+        char_embedding_dim=a.char_embedding_dim,
+        char_units=a.char_units,
+        max_chars=a.max_chars,
+        embeddings_initializer=(
+            keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
+        ),
+        name="tagger_backbone",
+    )
+    return BidirectionalTagger(backbone, preprocessor, head=a.head, dropout=a.dropout, name="bidirectional_tagger")

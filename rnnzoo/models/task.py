@@ -1,0 +1,84 @@
+"""`Task`: a functional `keras.Model` that takes raw inputs in fit/evaluate/predict.
+
+Like keras-hub's tasks: the model graph is backbone + head over already
+vectorized tensors (so it runs on every backend), and a TF-side preprocessor
+turns raw strings into those tensors inside `tf.data`. `fit`, `evaluate` and
+`predict` accept raw inputs and vectorize them; already vectorized inputs
+(dicts of arrays, `tf.data` of tensors) pass straight through to Keras.
+"""
+
+import os
+
+import keras
+
+
+class Task(keras.Model):
+    """Base class of the families' tasks. Subclasses implement `make_dataset`."""
+
+    #: Default batch size of the raw-input pipelines.
+    default_batch_size = 32
+
+    def _is_raw(self, x):
+        """True when `x` holds raw text (or a CoNLL path) the preprocessor must vectorize."""
+        if x is None:
+            return False
+        if isinstance(x, (str, os.PathLike)):
+            return True
+        if isinstance(x, (list, tuple)):
+            return len(x) == 0 or isinstance(x[0], (str, bytes, list, tuple)) or x[0] is None
+        try:
+            import numpy as np
+
+            if isinstance(x, np.ndarray):
+                return x.dtype.kind in "OUS"
+        except ImportError:  # pragma: no cover
+            pass
+        if type(x).__module__.startswith("tensorflow"):
+            import tensorflow as tf
+
+            if isinstance(x, tf.data.Dataset):
+                spec = x.element_spec
+                first = spec[0] if isinstance(spec, tuple) else spec
+                return getattr(first, "dtype", None) == tf.string
+        return False
+
+    def make_dataset(self, x, y=None, batch_size=None, training=False):  # pragma: no cover
+        raise NotImplementedError
+
+    def _vectorize(self, x, y, batch_size, training):
+        if self._is_raw(x):
+            if isinstance(x, (str, os.PathLike)) or y is not None or not _is_dataset(x):
+                return self.make_dataset(x, y, batch_size=batch_size, training=training), None, None
+            return self.make_dataset(x, None, batch_size=batch_size, training=training), None, None
+        return x, y, batch_size
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        """`keras.Model.fit`, also on raw inputs (see the family's `make_dataset`)."""
+        x, y, batch_size = self._vectorize(x, y, batch_size, training=True)
+        if _is_dataset(x):
+            # Datasets (ours included) shuffle themselves; Keras would only warn.
+            kwargs.setdefault("shuffle", False)
+        if validation_data is not None:
+            vx, vy = _split_validation(validation_data)
+            if self._is_raw(vx):
+                validation_data = self.make_dataset(vx, vy, batch_size=batch_size, training=False)
+        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """`keras.Model.evaluate`, also on raw inputs."""
+        x, y, batch_size = self._vectorize(x, y, batch_size, training=False)
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def get_config(self):
+        # Functional config is replaced by the constructor arguments, as in keras-hub.
+        return {"name": self.name, "trainable": self.trainable}
+
+
+def _is_dataset(x):
+    return type(x).__module__.startswith("tensorflow") and hasattr(x, "element_spec")
+
+
+def _split_validation(validation_data):
+    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+        return validation_data[0], validation_data[1]
+    return validation_data, None

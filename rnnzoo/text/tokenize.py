@@ -1,0 +1,74 @@
+"""A CoNLL/PTB-style word tokenizer that only ever inserts spaces.
+
+The same ordered regex rules run in Python (`tokenize`, with character offsets
+into the original string) and in a TensorFlow graph (`tf_tokenize`, for the
+exported SavedModel), so the served model and `predict` split text alike.
+The rules use RE2-compatible syntax (no look-arounds) for that reason.
+"""
+
+import re
+
+# (pattern, replacement), applied in order to " " + text + " ".
+SPLIT_RULES = (
+    # Brackets, quotes and most punctuation are tokens of their own.
+    (r'([!?;"()\[\]{}<>`]|--)', r" \1 "),
+    # Colons and commas, except inside numbers (10:30, 1,000).
+    (r"([^0-9])([,:])", r"\1 \2 "),
+    (r"([,:])([^0-9])", r" \1 \2"),
+    # Possessive 's and contractions: hulk's -> hulk 's, don't -> do n't.
+    (r"([^ ])('[sSmMdD]|'ll|'LL|'re|'RE|'ve|'VE) ", r"\1 \2 "),
+    (r"([^ ])(n't|N'T) ", r"\1 \2 "),
+    # A sentence-final period after a lowercase word or a number (keeps U.S., Mr.).
+    (r"([a-z][a-z]|[0-9%])\. ", r"\1 . "),
+    # Quotes opening or closing a word.
+    (r" '([^ sSmMdDlLrRvVt])", r" ' \1"),
+    (r"([^ sS])' ", r"\1 ' "),
+)
+
+_COMPILED = tuple((re.compile(p), r) for p, r in SPLIT_RULES)
+
+
+def _split(text):
+    padded = " " + text + " "
+    for pattern, replacement in _COMPILED:
+        # Applied twice: adjacent matches share a boundary character.
+        padded = pattern.sub(replacement, pattern.sub(replacement, padded))
+    return padded.split()
+
+
+def tokenize(text):
+    """Split `text` into CoNLL-style tokens with character offsets.
+
+    Args:
+        text: a `str`.
+
+    Returns:
+        A list of `(token, start, end)` with `text[start:end] == token`.
+
+    Example:
+    >>> [t for t, _, _ in tokenize("Ironman punched on hulk's face.")]
+    ['Ironman', 'punched', 'on', 'hulk', "'s", 'face', '.']
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"tokenize expects a str, got {type(text).__name__}.")
+    out, cursor = [], 0
+    for token in _split(text):
+        start = text.index(token, cursor)
+        cursor = start + len(token)
+        out.append((token, start, cursor))
+    return out
+
+
+def tf_tokenize(strings):
+    """The same rules on a `tf.string` tensor of shape `(batch,)`.
+
+    Returns:
+        A `tf.RaggedTensor` of tokens, `(batch, None)`.
+    """
+    import tensorflow as tf
+
+    padded = tf.strings.join([" ", strings, " "])
+    for pattern, replacement in SPLIT_RULES:
+        for _ in range(2):
+            padded = tf.strings.regex_replace(padded, pattern, replacement)
+    return tf.strings.split(tf.strings.strip(padded))
