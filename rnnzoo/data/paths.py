@@ -11,12 +11,13 @@ def data_root():
 
 
 def dataset_path(*parts, must_exist=True):
-    """Join `parts` under `data_root()`; absolute paths are returned as they are.
+    """Join `parts` under `data_root()` (or under `parts[0]` when it is absolute).
 
     Raises:
         FileNotFoundError: naming the setting to fix, when `must_exist` and missing.
     """
-    path = parts[0] if parts and os.path.isabs(parts[0]) else os.path.join(data_root(), *parts)
+    parts = [p for p in parts if p]
+    path = os.path.join(*parts) if parts and os.path.isabs(parts[0]) else os.path.join(data_root(), *parts)
     if must_exist and not os.path.exists(path):
         raise FileNotFoundError(
             f"dataset file {path!r} not found. Set RNNZOO_DATA to the folder holding "

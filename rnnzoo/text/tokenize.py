@@ -25,11 +25,22 @@ SPLIT_RULES = (
     (r"([^ sS])' ", r"\1 ' "),
 )
 
+# Every character `str.isspace()` accepts (what `str.split()` splits on). TF's
+# `tf.strings.split` splits on ASCII whitespace only, so both sides first map
+# these to " " (one character for one, so offsets are unchanged).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+WHITESPACE_RULE = ("[" + WHITESPACE + "]", " ")
+
 _COMPILED = tuple((re.compile(p), r) for p, r in SPLIT_RULES)
+_WHITESPACE = re.compile(WHITESPACE_RULE[0])
 
 
 def _split(text):
-    padded = " " + text + " "
+    padded = " " + _WHITESPACE.sub(" ", text) + " "
     for pattern, replacement in _COMPILED:
         # Applied twice: adjacent matches share a boundary character.
         padded = pattern.sub(replacement, pattern.sub(replacement, padded))
@@ -67,6 +78,7 @@ def tf_tokenize(strings):
     """
     import tensorflow as tf
 
+    strings = tf.strings.regex_replace(strings, *WHITESPACE_RULE)
     padded = tf.strings.join([" ", strings, " "])
     for pattern, replacement in SPLIT_RULES:
         for _ in range(2):

@@ -1,0 +1,211 @@
+"""The `rnnzoo` command line: list, info, predict, train, evaluate, export, tune, gradflow."""
+
+import argparse
+import json
+import os
+import sys
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def cmd_list(args):
+    from rnnzoo.zoo import artifact_dir, list_models, read_metrics
+
+    for name in list_models():
+        try:
+            artifact_dir(name)
+            try:
+                m = read_metrics(name)
+                status = f"{m['metric']} {m['value']} ({m['split']})"
+            except FileNotFoundError:
+                status = "trained, not evaluated"
+        except (FileNotFoundError, ValueError):
+            status = "config only (not trained)"
+        print(f"{name:24s} {status}")
+
+
+def cmd_info(args):
+    from rnnzoo.zoo import artifact_dir, resolve_config
+
+    config = resolve_config(args.name)
+    print(config.to_yaml().rstrip())
+    try:
+        directory = artifact_dir(args.name)
+    except (FileNotFoundError, ValueError):
+        print("\n# no trained artifact")
+        return
+    print(f"\n# artifact: {directory}")
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            print(f"#   {name:20s} {os.path.getsize(path) / 2**20:8.2f} MB")
+    metrics = os.path.join(directory, "metrics.json")
+    if os.path.exists(metrics):
+        with open(metrics) as f:
+            m = json.load(f)
+        print(f"# {m['metric']} = {m['value']} on the {m['split']} split ({m['evaluated_at']})")
+
+
+def _format_prediction(result):
+    if isinstance(result, dict) and "tags" in result:
+        tagged = " ".join(f"{t}/{g}" for t, g in zip(result["tokens"], result["tags"]))
+        ents = ", ".join(f"{e['text']} ({e['type']}, {e['score']:.2f})" for e in result["entities"])
+        return f"{tagged}\n  entities: {ents or '-'}"
+    if isinstance(result, dict) and "label" in result:
+        return f"{result['label']}\t{result['score']:.4f}"
+    return json.dumps(result)
+
+
+def cmd_predict(args):
+    import rnnzoo
+
+    texts = list(args.text)
+    if not texts or texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    if not texts:
+        raise SystemExit("rnnzoo predict: give TEXT arguments or lines on standard input.")
+    model = rnnzoo.load(args.name, compile=False)
+    results = model.predict(texts, batch_size=args.batch_size, verbose=1)
+    for text, result in zip(texts, results):
+        if args.json:
+            print(json.dumps({"text": text, **result} if isinstance(result, dict) else result, ensure_ascii=False))
+        else:
+            print(_format_prediction(result))
+
+
+def _overrides(pairs):
+    from rnnzoo.config import parse_override
+
+    return dict(parse_override(p) for p in pairs or [])
+
+
+def cmd_train(args):
+    import rnnzoo
+
+    rnnzoo.train(
+        args.config,
+        strategy=args.strategy,
+        output_dir=args.output_dir,
+        overrides=_overrides(args.set),
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+
+
+def cmd_evaluate(args):
+    from rnnzoo.evaluation import evaluate_model
+
+    record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
+    summary = {k: v for k, v in record.items() if k != "per_type"}
+    print(json.dumps(summary, indent=2))
+    if "per_type" in record:
+        for kind, v in sorted(record["per_type"].items()):
+            print(f"  {kind:6s} P {v['precision']:6.2f}  R {v['recall']:6.2f}  F1 {v['f1']:6.2f}  n={v['support']}")
+
+
+def cmd_export(args):
+    import rnnzoo
+
+    model = rnnzoo.load(args.name, compile=False)
+    model.export(args.directory)
+
+
+def cmd_tune(args):
+    import rnnzoo
+
+    best = rnnzoo.tune(
+        args.config,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        directory=args.directory,
+        overrides=_overrides(args.set),
+    )
+    print(best.to_yaml() if hasattr(best, "to_yaml") else best)
+
+
+def cmd_gradflow(args, rest):
+    from rnnzoo.diagnostics import main as gradflow_main
+
+    return gradflow_main(rest)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="rnnzoo",
+        description="A Keras 3 model zoo of recurrent networks: pretrained taggers and classifiers.",
+        epilog='Example: rnnzoo predict bilstm_ner "Pankaj lives in Munich"',
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the zoo's models and their scores")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", help="show a model's config, files and metrics")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("predict", help="run a pretrained model on raw text (arguments or stdin lines)")
+    p.add_argument("name", help="zoo name or artifact folder")
+    p.add_argument("text", nargs="*", help="texts; none or '-' reads lines from stdin")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("train", help="train a model from a zoo name or YAML config")
+    p.add_argument("config", help="zoo name or YAML path")
+    p.add_argument("--output-dir", help="write the artifact here (atomically)")
+    p.add_argument(
+        "--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"]
+    )
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. training.epochs=1")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a shipped model on its test split; writes metrics.json + MODEL_CARD.md")
+    p.add_argument("name")
+    p.add_argument("--split", choices=["test", "validation"])
+    p.add_argument("--limit", type=int, help="only the first N examples (nothing is written)")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a TF SavedModel whose serving_default takes raw strings")
+    p.add_argument("name")
+    p.add_argument("directory")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("tune", help="KerasTuner search over the config's tuning: section")
+    p.add_argument("config")
+    p.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"])
+    p.add_argument("--max-trials", type=int, default=10)
+    p.add_argument("--directory", default="runs/tuning")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser(
+        "gradflow",
+        help="plot gradient norms through time for vanilla/GRU/LSTM cells",
+        add_help=False,
+    )
+    p.set_defaults(func=None, passthrough=True)
+    return parser
+
+
+def main(argv=None):
+    _quiet_tensorflow()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "gradflow":
+        return cmd_gradflow(None, argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"rnnzoo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+def console_main():
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()

@@ -1,0 +1,158 @@
+"""`rnnzoo evaluate`: measure a shipped model on its real test split and write
+`metrics.json` and `MODEL_CARD.md` next to it (quality numbers are never typed by hand)."""
+
+import datetime
+import json
+import os
+import platform
+import time
+
+MODEL_CARD = "MODEL_CARD.md"
+METRICS = "metrics.json"
+SAMPLE_SEED = 2026
+
+
+def sample_indices(total, size, seed=SAMPLE_SEED):
+    """The fixed evaluation sample: `size` sorted indices of `range(total)`, seeded."""
+    import numpy as np
+
+    if size >= total:
+        return list(range(total))
+    return sorted(np.random.default_rng(seed).choice(total, size=size, replace=False).tolist())
+
+
+def sample_split(data, split, size, seed=SAMPLE_SEED):
+    """`data` with `split` reduced to its fixed sample (splits are tuples of aligned lists)."""
+    columns = data[split]
+    keep = sample_indices(len(columns[0]), size, seed)
+    return {**data, split: tuple([column[i] for i in keep] for column in columns)}
+
+
+def evaluate_model(name_or_path, split=None, limit=None, write=True):
+    """Evaluate a zoo artifact on a split of its configured data.
+
+    Args:
+        name_or_path: zoo name or artifact folder.
+        split: `"test"` (default when the config has one) or `"validation"`.
+        limit: evaluate on the first `limit` examples only (never written).
+        write: write `metrics.json` and `MODEL_CARD.md` and refresh checksums
+            (only for full-split evaluations).
+
+    Returns:
+        The metrics record (dict).
+    """
+    import keras
+
+    import rnnzoo
+    from rnnzoo.models import get_family
+    from rnnzoo.zoo import artifact_dir, load, write_checksums
+
+    directory = artifact_dir(os.fspath(name_or_path))
+    task = load(directory)
+    config = task.zoo_config
+    family = get_family(config.family)
+    data = family.load_data(config)
+    split = split or ("test" if "test" in data else "validation")
+    if split not in data:
+        raise ValueError(f"{config.name} has no {split!r} split configured; available: {', '.join(data)}.")
+    start = time.time()
+    scores = family.evaluate(task, data, split=split, limit=limit)
+    seconds = time.time() - start
+    metric, _ = family.PRIMARY_METRIC
+    sample = None
+    size = getattr(family, "SAMPLE_SIZE", None)
+    if size and limit is None:
+        # The fixed sample CI re-checks the shipped numbers on (see tests/).
+        sample_scores = family.evaluate(task, sample_split(data, split, size), split=split)
+        sample = {"size": size, "seed": SAMPLE_SEED, metric: sample_scores[metric]}
+    record = {
+        "model": config.name,
+        "family": config.family,
+        "split": split,
+        "data_file": os.path.join(config.data.root, getattr(config.data, "test" if split == "test" else split) or ""),
+        "metric": metric,
+        "value": scores[metric],
+        **scores,
+        "sample": sample,
+        "evaluation_seconds": round(seconds, 1),
+        "evaluated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": f"rnnzoo evaluate {config.name}" + (f" --split {split}" if split != "test" else ""),
+        "rnnzoo_version": rnnzoo.__version__,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "machine": platform.machine(),
+        "parameters": int(task.count_params()),
+    }
+    if write and limit is None:
+        with open(os.path.join(directory, METRICS), "w") as f:
+            json.dump(record, f, indent=2)
+            f.write("\n")
+        extra = family.model_card_extra(config, record) if hasattr(family, "model_card_extra") else ""
+        with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
+            f.write(model_card(config, record, directory, extra))
+        write_checksums(directory)
+    return record
+
+
+def _table(rows, header):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def model_card(config, record, directory, extra=""):
+    """Markdown model card from the config and a metrics record."""
+    a, t, d = config.architecture, config.training, config.data
+    size_mb = os.path.getsize(os.path.join(directory, "model.keras")) / 2**20
+    arch_rows = [(k, v) for k, v in vars(a).items()]
+    train_rows = [(k, v) for k, v in vars(t).items() if k != "early_stopping"]
+    if t.early_stopping is not None:
+        es = t.early_stopping
+        train_rows.append(("early_stopping", f"{es.monitor} ({es.mode}), patience {es.patience}"))
+    parts = [
+        f"# {config.name}",
+        "",
+        config.metadata.description,
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import rnnzoo",
+        f'model = rnnzoo.load("{config.name}")',
+        "```",
+        "",
+        f"## Results ({record['split']} split, `{record['data_file']}`)",
+        "",
+        f"**{record['metric']} = {record['value']}** on {record.get('sentences', record.get('examples', '?'))} examples, "
+        f"measured by `{record['command']}` on {record['evaluated_at']} (Keras {record['keras_version']}, "
+        f"{record['backend']} backend).",
+        "",
+    ]
+    if "per_type" in record:
+        rows = [(k, v["precision"], v["recall"], v["f1"], v["support"]) for k, v in sorted(record["per_type"].items())]
+        rows.append(("**micro**", record["precision"], record["recall"], record["f1"], sum(r[4] for r in rows)))
+        parts += [_table(rows, ("type", "precision", "recall", "F1", "support")), ""]
+    parts += [
+        "## Architecture",
+        "",
+        f"Family `{config.family}`, {record['parameters']:,} parameters, `model.keras` {size_mb:.1f} MB.",
+        "",
+        _table(arch_rows, ("setting", "value")),
+        "",
+        "## Data",
+        "",
+        f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{d.train}`, validation `{d.validation}`, "
+        f"test `{d.test}`.",
+        "",
+        "## Training",
+        "",
+        f"`rnnzoo train zoo_configs/{config.name}.yaml --output-dir saved_models/{config.name}` then "
+        f"`rnnzoo evaluate {config.name}`.",
+        "",
+        _table(train_rows, ("setting", "value")),
+        "",
+    ]
+    if extra:
+        parts += [extra.rstrip(), ""]
+    parts += ["## License", "", config.metadata.license or "See the dataset README.", ""]
+    return "\n".join(parts)

@@ -1,0 +1,56 @@
+"""The `rnnzoo` command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from rnnzoo.cli import main
+
+
+def test_help_and_list(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "predict" in capsys.readouterr().out
+    assert main(["list"]) is None
+    assert "bilstm_ner" in capsys.readouterr().out
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert main(["info", "bilstm_nre"]) == 2
+    assert "Did you mean 'bilstm_ner'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_predict_evaluate_export_on_an_artifact_folder(tiny_tagger, tmp_path, capsys, monkeypatch):
+    _, out = tiny_tagger
+    assert main(["predict", str(out), "Pankaj lives in Munich .", "--json"]) is None
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(line)
+    assert result["tags"][0] == "B-PER" and result["text"] == "Pankaj lives in Munich ."
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("Maria works for Google\n"))
+    assert main(["predict", str(out)]) is None
+    assert "Maria/B-PER" in capsys.readouterr().out
+    assert main(["evaluate", str(out), "--no-write"]) is None
+    assert '"metric": "f1"' in capsys.readouterr().out
+    assert main(["export", str(out), str(tmp_path / "exported")]) is None
+    assert os.path.exists(tmp_path / "exported" / "saved_model.pb")
+
+
+@pytest.mark.slow
+def test_train_with_overrides(tiny_tagger_config, tmp_path):
+    import yaml
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_tagger_config))
+    out = tmp_path / "model"
+    assert main(["train", str(path), "--set", "training.epochs=1", "--output-dir", str(out)]) is None
+    assert os.path.exists(out / "model.keras")
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "rnnzoo.cli", "list"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "bilstm_ner" in proc.stdout

@@ -1,0 +1,73 @@
+"""The CRF's forward algorithm and Viterbi against brute-force enumeration in NumPy."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from rnnzoo.layers import CRF, crf_decode, crf_log_likelihood
+
+
+def _path_score(e, y, trans, start, end):
+    return start[y[0]] + end[y[-1]] + sum(e[t, y[t]] for t in range(len(y))) + sum(
+        trans[y[t - 1], y[t]] for t in range(1, len(y))
+    )
+
+
+def _brute_force(e, length, trans, start, end):
+    scores = {
+        y: _path_score(e, y, trans, start, end)
+        for y in itertools.product(range(e.shape[-1]), repeat=length)
+    }
+    best = max(scores, key=scores.get)
+    log_z = np.log(np.sum(np.exp(np.array(list(scores.values()), dtype="float64"))))
+    return scores, best, log_z
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_log_likelihood_and_viterbi_match_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    batch, time, tags = 3, 5, 4
+    e = rng.normal(size=(batch, time, tags)).astype("float32")
+    trans = rng.normal(size=(tags, tags)).astype("float32")
+    start, end = rng.normal(size=tags).astype("float32"), rng.normal(size=tags).astype("float32")
+    lengths = [5, 3, 1]
+    mask = np.arange(time)[None, :] < np.array(lengths)[:, None]
+    gold = rng.integers(0, tags, size=(batch, time))
+    ll = np.asarray(crf_log_likelihood(e, gold, mask, trans, start, end))
+    decoded, best_scores = crf_decode(e, mask, trans, start, end)
+    decoded, best_scores = np.asarray(decoded), np.asarray(best_scores)
+    for b, length in enumerate(lengths):
+        scores, best, log_z = _brute_force(e[b], length, trans, start, end)
+        y = tuple(int(v) for v in gold[b, :length])
+        np.testing.assert_allclose(ll[b], scores[y] - log_z, rtol=1e-4, atol=1e-4)
+        assert tuple(decoded[b, :length]) == best
+        np.testing.assert_allclose(best_scores[b], scores[best], rtol=1e-5, atol=1e-5)
+
+
+def test_padding_never_leaks():
+    """Changing emissions or gold tags at padded steps changes nothing."""
+    rng = np.random.default_rng(3)
+    e = rng.normal(size=(1, 6, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0, 0]], bool)
+    gold = np.array([[0, 1, 2, 0, 0, 0]])
+    crf = CRF(3)
+    crf(e)
+    noisy = e.copy()
+    noisy[:, 3:] = 100.0
+    gold2 = gold.copy()
+    gold2[:, 3:] = 2
+    a = np.asarray(crf.log_likelihood(e, gold, mask))
+    b = np.asarray(crf.log_likelihood(noisy, gold2, mask))
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    ta, _ = crf.decode(e, mask)
+    tb, _ = crf.decode(noisy, mask)
+    assert np.asarray(ta)[0, :3].tolist() == np.asarray(tb)[0, :3].tolist()
+
+
+def test_crf_layer_checks_num_tags():
+    with pytest.raises(ValueError, match="num_tags"):
+        CRF(0)
+    crf = CRF(4)
+    with pytest.raises(ValueError, match="4 tags"):
+        crf(np.zeros((1, 2, 3), "float32"))

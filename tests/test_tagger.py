@@ -1,0 +1,173 @@
+"""The tagger family end to end on a tiny corpus: train, save/load, predict, fine-tune, export, bad input."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import rnnzoo
+from conftest import TINY_SENTENCES
+
+pytestmark = pytest.mark.slow
+
+
+def test_training_writes_a_complete_artifact(tiny_tagger):
+    _, out = tiny_tagger
+    names = set(os.listdir(out))
+    assert {"model.keras", "config.yaml", "checksums.json", "vocabularies"} <= names
+    with open(out / "checksums.json") as f:
+        sums = json.load(f)
+    assert "model.keras" in sums and "vocabularies/labels.txt" in sums
+    assert not [n for n in os.listdir(out.parent) if n.startswith(".staging")]
+
+
+def test_tiny_tagger_learns_and_reloads(tiny_tagger):
+    task, out = tiny_tagger
+    loaded = rnnzoo.load(str(out))
+    sentence = "Pankaj lives in Munich ."
+    a, b = task.predict([sentence])[0], loaded.predict([sentence])[0]
+    assert a["tags"] == b["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
+    assert [(e["text"], e["type"]) for e in b["entities"]] == [("Pankaj", "PER"), ("Munich", "LOC")]
+    tokens, tags = zip(*TINY_SENTENCES)
+    assert loaded.score(list(tokens), list(tags))["f1"] > 90.0
+
+
+def test_predict_offsets_and_pretokenized_input(tiny_tagger):
+    task, _ = tiny_tagger
+    text = "  Pankaj   lives in Munich."
+    result = task.predict(text)
+    for entity in result["entities"]:
+        assert text[entity["start"] : entity["end"]] == entity["text"]
+    tokens = ["Maria", "works", "for", "Google"]
+    result = task.predict([tokens])[0]
+    assert result["tokens"] == tokens and len(result["tags"]) == 4
+
+
+def test_bad_and_odd_inputs(tiny_tagger):
+    task, _ = tiny_tagger
+    results = task.predict(["", "   ", "Munich 😀 東京 Москва", "Pankaj lives in Munich"])
+    assert results[0] == results[1] == {"tokens": [], "tags": [], "entities": []}
+    assert len(results[2]["tags"]) == 4
+    assert results[3]["tags"][0] == "B-PER"  # one odd item never loses the others
+    long = task.predict(" ".join(["Munich"] * 5000))
+    assert len(long["tags"]) == 5000
+    with pytest.raises(ValueError, match="item 1 is int"):
+        task.predict(["ok", 3])
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        task.predict([b"\xff\xfe bad"])
+    assert task.predict([b"Pankaj lives in Munich"])[0]["tags"][0] == "B-PER"
+
+
+def test_fit_on_raw_data_and_new_tags(tiny_tagger, tmp_path):
+    task, out = tiny_tagger
+    tuned = rnnzoo.load(str(out))
+    tokens = [["Ironman", "punched", "Hulk"], ["Thor", "met", "Pankaj"]] * 4
+    tags = [["B-HERO", "O", "B-HERO"], ["B-HERO", "O", "B-PER"]] * 4
+    with pytest.raises(ValueError, match="with_labels"):
+        tuned.fit(tokens, tags, epochs=1, verbose=0)
+    tuned = tuned.with_labels(tuned.labels + ["B-HERO", "I-HERO"])
+    tuned.compile(optimizer="adam")
+    history = tuned.fit(tokens, tags, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    path = tmp_path / "tuned.keras"
+    tuned.save(path)
+    import keras
+
+    reloaded = keras.saving.load_model(path)
+    assert "B-HERO" in reloaded.labels
+    assert reloaded.predict(tokens[:1])[0]["tags"] == tuned.predict(tokens[:1])[0]["tags"]
+
+
+def test_fit_accepts_a_conll_path_and_evaluate_raw(tiny_tagger, tiny_conll_dir):
+    task, _ = tiny_tagger
+    history = task.fit(str(tiny_conll_dir / "valid.txt"), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    loss = task.evaluate(str(tiny_conll_dir / "test.txt"), verbose=0)
+    assert np.isfinite(loss)
+    with pytest.raises(ValueError, match="3 tokens but 2 tags"):
+        task.fit([["a", "b", "c"]], [["O", "O"]], verbose=0)
+
+
+def test_export_serves_raw_strings_in_a_fresh_process(tiny_tagger, tmp_path):
+    task, _ = tiny_tagger
+    export_dir = tmp_path / "exported"
+    task.export(str(export_dir), verbose=False)
+    sentences = ["Pankaj lives in Munich .", "", "Maria works for Google in London"]
+    code = (
+        "import json, sys, tensorflow as tf\n"
+        f"m = tf.saved_model.load({str(export_dir)!r})\n"
+        f"out = m.signatures['serving_default'](tf.constant({sentences!r}))\n"
+        "print(json.dumps({k: [[x.decode() if isinstance(x, bytes) else x for x in row] if isinstance(row, list) else row "
+        "for row in v.numpy().tolist()] for k, v in out.items()}))\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    served = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = task.predict(sentences)
+    for row, result in enumerate(expected):
+        n = served["lengths"][row]
+        assert served["tokens"][row][:n] == result["tokens"]
+        assert served["tags"][row][:n] == result["tags"]
+
+
+def test_tampered_or_truncated_artifact_fails_to_load(tiny_tagger, tmp_path):
+    _, out = tiny_tagger
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    with open(copy / "vocabularies" / "words.txt", "a") as f:
+        f.write("evil\n")
+    with pytest.raises(ValueError, match="words.txt"):
+        rnnzoo.load(str(copy))
+    shutil.rmtree(copy)
+    shutil.copytree(out, copy)
+    with open(copy / "model.keras", "r+b") as f:
+        f.truncate(100)
+    with pytest.raises(ValueError, match="model.keras"):
+        rnnzoo.load(str(copy))
+
+
+@pytest.mark.parametrize("cell,bidirectional,head,char_encoder", [
+    ("vanilla", False, "softmax", None),
+    ("gru", True, "crf", "bilstm"),
+])
+def test_other_cells_and_heads_train(tiny_tagger_config, cell, bidirectional, head, char_encoder):
+    overrides = {
+        "architecture.cell": cell,
+        "architecture.bidirectional": bidirectional,
+        "architecture.head": head,
+        "architecture.char_encoder": char_encoder,
+        "training.epochs": 2,
+    }
+    task = rnnzoo.train(tiny_tagger_config, overrides=overrides, verbose=0)
+    assert task.backbone.cell == cell and task.head == head
+    assert len(task.predict("Pankaj lives in Munich")["tags"]) == 4
+
+
+def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
+    from rnnzoo.evaluation import evaluate_model
+    from rnnzoo.zoo import verify_checksums
+
+    _, out = tiny_tagger
+    copy = tmp_path / "evaluated"
+    shutil.copytree(out, copy)
+    record = evaluate_model(str(copy))
+    with open(copy / "metrics.json") as f:
+        written = json.load(f)
+    assert written["f1"] == record["f1"] and written["split"] == "test" and written["metric"] == "f1"
+    card = (copy / "MODEL_CARD.md").read_text()
+    assert f"f1 = {record['f1']}" in card and "## Architecture" in card
+    verify_checksums(str(copy))  # checksums were refreshed
+
+
+def test_tfds_builder_reads_local_conll(tiny_conll_dir, tmp_path):
+    from rnnzoo.data.tfds_conll import load_conll2003
+
+    ds = load_conll2003("test", data_dir=str(tmp_path), manual_dir=str(tiny_conll_dir))
+    examples = [ex["tokens"].numpy().tolist() for ex in ds]
+    assert [b"The", b"German", b"team", b"won"] in examples
+    assert len(examples) == 3
