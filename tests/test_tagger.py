@@ -171,3 +171,16 @@ def test_tfds_builder_reads_local_conll(tiny_conll_dir, tmp_path):
     examples = [ex["tokens"].numpy().tolist() for ex in ds]
     assert [b"The", b"German", b"team", b"won"] in examples
     assert len(examples) == 3
+
+
+def test_with_vocabulary_adds_words_and_keeps_everything_else(tiny_tagger):
+    task, _ = tiny_tagger
+    dim = task.backbone.embedding_dim
+    vectors = {"zyxw": np.full(dim, 0.5, "float32"), "pankaj": np.ones(dim, "float32")}
+    extended = task.with_vocabulary(vectors)
+    words = extended.preprocessor.word_lookup.get_vocabulary()
+    assert words[-1] == "zyxw" and words[: len(words) - 1] == task.preprocessor.word_lookup.get_vocabulary()
+    matrix = extended.backbone.get_layer("word_embedding").get_weights()[0]
+    np.testing.assert_allclose(matrix[-1], 0.5)
+    sentences = [["Maria", "works", "for", "Google"], ["Pankaj", "lives", "in", "Munich", "."]]
+    assert [r["tags"] for r in extended.predict(sentences)] == [r["tags"] for r in task.predict(sentences)]

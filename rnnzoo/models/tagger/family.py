@@ -96,3 +96,31 @@ def evaluate(task, data, split="test", limit=None):
 PRIMARY_METRIC = ("f1", "max")
 #: Size of the fixed test sample whose score `rnnzoo evaluate` also records (re-checked by CI).
 SAMPLE_SIZE = 300
+
+
+def model_card_extra(config, record):
+    """Tagger-specific model card sections: speed, comparison, caveats."""
+    speed = record.get("sentences", 0) / max(record.get("evaluation_seconds", 0), 1e-9)
+    return "\n".join(
+        [
+            "## Speed",
+            "",
+            f"Tagging the {record.get('sentences')} test sentences ({record.get('tokens')} tokens) took "
+            f"{record.get('evaluation_seconds')} s during evaluation: about {speed:.0f} sentences/s "
+            f"({record.get('tokens', 0) / max(record.get('evaluation_seconds', 0), 1e-9):.0f} tokens/s), batch 32, "
+            f"{record.get('backend')} backend on a 2-core CPU. `benchmarks/bench_ner.py` compares it with the same "
+            "architecture in PyTorch (results in `benchmarks/RESULTS.md`).",
+            "",
+            "## Context",
+            "",
+            "Published BiLSTM-CRF results on the CoNLL-2003 English test set: Lample et al. 2016 90.94 "
+            "(100d embeddings, char BiLSTM), Ma & Hovy 2016 91.21 (100d GloVe, char CNN); the keras.io NER example "
+            "reaches about 68. This model uses the smaller GloVe 6B 50d vectors and is trained on the train split "
+            "only (validation = early stopping / model selection).",
+            "",
+            "Tokenization of raw strings follows CoNLL conventions (punctuation split off, possessive 's "
+            "separated); entity offsets point into the original string. Words outside the vocabulary (the "
+            "training words plus the GloVe top-100k) are read through the character encoder only; "
+            "`tagger.with_vocabulary(vectors)` adds pretrained vectors for more words without retraining.",
+        ]
+    )

@@ -44,10 +44,13 @@ class BidirectionalTagger(Task):
     [{'text': 'Pankaj', 'type': 'PER', 'start': 0, 'end': 6, 'score': 0.99}, ...]
     """
 
-    def __init__(self, backbone, preprocessor, head="crf", dropout=0.5, **kwargs):
+    def __init__(self, backbone, preprocessor=None, head="crf", dropout=0.5, labels=None, **kwargs):
         if head not in ("crf", "softmax"):
             raise ValueError(f"head must be 'crf' or 'softmax', got {head!r}.")
-        num_tags = len(preprocessor.labels)
+        if preprocessor is None and not labels:
+            raise ValueError("give a preprocessor, or `labels` to train on already vectorized arrays.")
+        labels = list(preprocessor.labels if preprocessor is not None else labels)
+        num_tags = len(labels)
         inputs = backbone.input
         x = backbone(inputs)
         x = layers.Dropout(dropout, name="head_dropout")(x)
@@ -59,11 +62,19 @@ class BidirectionalTagger(Task):
         self.preprocessor = preprocessor
         self.head = head
         self.dropout = dropout
+        self._labels = labels
 
     # ------------------------------------------------------------------ graph
     @property
     def labels(self):
-        return self.preprocessor.labels
+        return list(self._labels)
+
+    def _require_preprocessor(self):
+        if self.preprocessor is None:
+            raise ValueError(
+                "this tagger has no preprocessor (it was built from `labels` for vectorized arrays); "
+                "pass dicts of `token_ids`/`char_ids` arrays, or build it with a TaggerPreprocessor."
+            )
 
     def _mask(self, x):
         return ops.not_equal(x["token_ids"], 0)
@@ -92,10 +103,20 @@ class BidirectionalTagger(Task):
         confidence = ops.take_along_axis(probabilities, ops.expand_dims(tags, -1), axis=-1)[..., 0]
         return tags, confidence
 
-    def predict_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        tags, confidence = self.decode(x, self(x, training=False))
-        return {"tags": tags, "confidence": confidence}
+    def get_decoder(self):
+        """A `keras.Model` from the same inputs to `{"tags", "confidence"}` (shares all weights).
+
+        Built lazily and hidden from Keras' tracking and saving walk (a `__`-prefixed
+        instance entry), so saving the tagger is unchanged; running it through Keras'
+        own `predict_on_batch` keeps decoding compiled on every backend.
+        """
+        decoder = self.__dict__.get("__decoder")
+        if decoder is None:
+            inputs = {k: keras.Input(shape=v.shape[1:], dtype=v.dtype, name=k) for k, v in self.input.items()}
+            tags, confidence = _Decode(self)(inputs, self(inputs))
+            decoder = keras.Model(inputs, {"tags": tags, "confidence": confidence}, name=f"{self.name}_decoder")
+            self.__dict__["__decoder"] = decoder
+        return decoder
 
     # ------------------------------------------------------------- raw data
     def _check_tags(self, tag_lists):
@@ -149,6 +170,7 @@ class BidirectionalTagger(Task):
         """
         import tensorflow as tf
 
+        self._require_preprocessor()
         batch_size = batch_size or self.default_batch_size
         if isinstance(x, tf.data.Dataset):
             dataset = x
@@ -203,7 +225,9 @@ class BidirectionalTagger(Task):
             indices `token_start`/`token_end`, and `score`).
         """
         if not self._is_raw(x):
-            return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+            # Vectorized inputs: Keras' predict over the decoder ({"tags", "confidence"} arrays).
+            return self.get_decoder().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        self._require_preprocessor()
         single = isinstance(x, str)
         items = [x] if single else list(x)
         results = [None] * len(items)
@@ -236,7 +260,7 @@ class BidirectionalTagger(Task):
         for start in iterator:
             batch = order[start : start + batch_size]
             features = self.vectorize_tokens([p[2] for p in batch])
-            out = self.predict_on_batch(features)
+            out = self.get_decoder().predict_on_batch(features)
             tags = np.asarray(out["tags"])
             confidence = np.asarray(out["confidence"])
             for row, (i, text, tokens, offsets) in enumerate(batch):
@@ -312,6 +336,50 @@ class BidirectionalTagger(Task):
             new.get_layer("crf").set_weights([n_trans, n_start, n_end])
         return new
 
+    def with_vocabulary(self, vectors):
+        """A tagger whose word vocabulary also covers the words of `vectors`.
+
+        New words get their given (e.g. GloVe) vectors; every existing row, and
+        every other weight, is kept. Words never seen in training keep their
+        pretrained vectors during training anyway, so this is equivalent to having
+        built the tagger with the larger vocabulary -- useful to add domain words
+        to a trained tagger without retraining.
+
+        Args:
+            vectors: dict word -> vector of the embedding size (lower-cased words).
+
+        Returns:
+            A new `BidirectionalTagger` (the preprocessor's word lookup extended).
+        """
+        from rnnzoo.models.tagger.preprocessor import TaggerPreprocessor
+        from rnnzoo.text.vectorizers import TokenLookup
+
+        self._require_preprocessor()
+        old_lookup = self.preprocessor.word_lookup
+        words = old_lookup.get_vocabulary()[2:]
+        known = set(words)
+        added = [w for w in vectors if w not in known]
+        (matrix,) = [np.asarray(w) for w in self.backbone.get_layer("word_embedding").get_weights()]
+        if added and len(vectors[added[0]]) != matrix.shape[1]:
+            raise ValueError(f"vectors have size {len(vectors[added[0]])}, the embeddings {matrix.shape[1]}.")
+        matrix = np.concatenate([matrix, np.stack([vectors[w] for w in added])]) if added else matrix
+        lookup = TokenLookup(words + added, lowercase=old_lookup.lowercase, name=old_lookup.name)
+        preprocessor = TaggerPreprocessor(
+            lookup, self.preprocessor.char_lookup, self.preprocessor.label_lookup, name=self.preprocessor.name
+        )
+        backbone_config = self.backbone.get_config()
+        backbone_config["vocabulary_size"] = matrix.shape[0]
+        backbone = TaggerBackbone.from_config(backbone_config)
+        for layer in self.backbone.layers:
+            if layer.weights and layer.name != "word_embedding":
+                backbone.get_layer(layer.name).set_weights(layer.get_weights())
+        backbone.get_layer("word_embedding").set_weights([matrix])
+        new = BidirectionalTagger(backbone, preprocessor, head=self.head, dropout=self.dropout, name=self.name)
+        for name in ("emissions", "crf"):
+            if self.head == "crf" or name == "emissions":
+                new.get_layer(name).set_weights(self.get_layer(name).get_weights())
+        return new
+
     # ------------------------------------------------------------- export
     def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
         """Write a SavedModel whose `serving_default` takes a batch of raw strings.
@@ -337,9 +405,12 @@ class BidirectionalTagger(Task):
         config.update(
             {
                 "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor)
+                if self.preprocessor is not None
+                else None,
                 "head": self.head,
                 "dropout": self.dropout,
+                "labels": None if self.preprocessor is not None else self.labels,
             }
         )
         return config
@@ -348,8 +419,24 @@ class BidirectionalTagger(Task):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        if config.get("preprocessor") is not None:
+            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
         return cls(**config)
+
+
+class _Decode(layers.Layer):
+    """Emissions -> (tags, confidence) with the tagger's head; used only by `decoder`."""
+
+    def __init__(self, tagger, **kwargs):
+        super().__init__(name="decode", **kwargs)
+        self.__dict__["__tagger"] = tagger  # untracked: the tagger owns the weights
+
+    def call(self, inputs, emissions):
+        return self.__dict__["__tagger"].decode(inputs, emissions)
+
+    def compute_output_spec(self, inputs, emissions):
+        shape = emissions.shape[:2]
+        return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
 
 
 def _entities(text, tokens, offsets, tags, confidence):

@@ -1,0 +1,59 @@
+"""Model code is `keras.ops` only: a tagger backbone trains on vectorized arrays on a non-TF backend
+with TensorFlow unavailable (its import is blocked, as if it were not installed)."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+BACKENDS = [b for b in ("jax", "torch") if importlib.util.find_spec(b) is not None]
+
+SCRIPT = r"""
+import sys
+
+
+import importlib.machinery
+
+
+class NoTensorFlow:
+    # `import tensorflow` fails (a spec without a loader) as on a machine without it.
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            return importlib.machinery.ModuleSpec(name, None)
+        return None
+
+
+sys.meta_path.insert(0, NoTensorFlow())
+import numpy as np
+import keras
+from rnnzoo.models.tagger.backbone import TaggerBackbone
+from rnnzoo.models.tagger.tagger import BidirectionalTagger
+from rnnzoo.layers import VanillaRNN
+
+rng = np.random.default_rng(0)
+x = {"token_ids": rng.integers(1, 50, size=(16, 7)).astype("int32"),
+     "char_ids": rng.integers(0, 20, size=(16, 7, 6)).astype("int32")}
+x["token_ids"][:, 5:] = 0  # padding
+y = (x["token_ids"] % 3).astype("int32")
+for cell in ("lstm", "vanilla"):
+    backbone = TaggerBackbone(50, 20, embedding_dim=8, cell=cell, units=8, char_units=4, char_embedding_dim=4, max_chars=6)
+    tagger = BidirectionalTagger(backbone, labels=["O", "B-X", "I-X"], dropout=0.0)
+    tagger.compile(optimizer=keras.optimizers.Adam(0.05))
+    history = tagger.fit(x, y, epochs=15, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0], history.history["loss"]
+    tags = tagger.predict(x, verbose=0)["tags"]
+    assert tags.shape == (16, 7)
+print("tensorflow imported:", "tensorflow" in sys.modules, "backend:", keras.backend.backend())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BACKENDS, reason="neither jax nor torch is installed to run a non-TensorFlow backend")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backbone_trains_without_tensorflow(backend):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == f"tensorflow imported: False backend: {backend}"
