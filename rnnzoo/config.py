@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import os
 from dataclasses import dataclass, field
+import typing
 from typing import Optional
 
 FAMILIES = ("tagger", "classifier", "translator", "captioner")
@@ -35,7 +36,7 @@ class ArchitectureConfig:
     max_chars: int = 20
     head: str = "crf"  # tagger: crf | softmax; classifier: binary | multiclass | multilabel
     # classifier
-    pooling: str = "last"  # last | max | mean
+    pooling: str = "last"  # last | max | mean | max_mean
     dense_units: int = 0
 
 
@@ -49,6 +50,10 @@ class DataConfig:
     labels: Optional[list] = None
     max_length: Optional[int] = None
     train_validation_split: float = 0.0
+    # classifier: CSV/TSV columns (None = auto: "text"/"sentence" and "label") and long-text truncation
+    text_column: Optional[str] = None
+    label_column: Optional[str] = None
+    truncate: str = "head"  # head | tail | head_tail
 
 
 @dataclass
@@ -72,6 +77,11 @@ class TrainingConfig:
     max_steps: Optional[int] = None
     early_stopping: Optional[EarlyStoppingConfig] = None
     seed: int = 1234
+    # distribution and fault tolerance (rnnzoo.training)
+    loop: str = "auto"  # auto | fit | custom (auto: custom for multi-worker or a run_dir)
+    steps_per_execution: int = 1  # training steps per tf.function call (TPUs)
+    scale_learning_rate: bool = False  # multiply the learning rate by the replica count
+    checkpoint_every_steps: int = 0  # with a run_dir: also checkpoint every N steps (0: epoch ends only)
 
 
 @dataclass
@@ -108,10 +118,13 @@ class ZooConfig:
 _CHOICES = {
     "architecture.cell": ("vanilla", "gru", "lstm"),
     "architecture.char_encoder": ("cnn", "bilstm", None),
-    "architecture.pooling": ("last", "max", "mean"),
+    "architecture.pooling": ("last", "max", "mean", "max_mean"),
+    "data.truncate": ("head", "tail", "head_tail"),
     "architecture.head": ("crf", "softmax", "binary", "multiclass", "multilabel"),
     "training.optimizer": ("adam", "adamw", "nadam", "sgd", "rmsprop"),
     "training.lr_schedule": (None, "cosine", "exponential"),
+    "training.loop": ("auto", "fit", "custom"),
+    "training.early_stopping.mode": ("auto", "min", "max"),
     "family": FAMILIES,
 }
 
@@ -119,6 +132,16 @@ _CHOICES = {
 def _suggest(key, options):
     close = difflib.get_close_matches(key, list(options), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _field_type(f):
+    """The value type a field's annotation asks for (`Optional[X]` -> X), or None if any."""
+    annotation = f.type
+    if typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    annotation = typing.get_origin(annotation) or annotation
+    return annotation if annotation in (int, float, bool, str, list, dict) else None
 
 
 def _build(cls, values, where):
@@ -140,8 +163,8 @@ def _build(cls, values, where):
         nested = {"early_stopping": EarlyStoppingConfig}
         if name in nested and cls is TrainingConfig and value is not None:
             value = _build(nested[name], value, path)
-        default = fields[name].default
-        expected = type(default) if default not in (None, dataclasses.MISSING) else None
+        # From the annotation, so Optional fields (clipnorm, max_steps, labels...) are checked too.
+        expected = _field_type(fields[name])
         if expected in (int, float) and value is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"'{path}' must be a number, got {value!r}.")
@@ -152,9 +175,14 @@ def _build(cls, values, where):
             raise ValueError(f"'{path}' must be true or false, got {value!r}.")
         elif expected is str and value is not None and not isinstance(value, str):
             raise ValueError(f"'{path}' must be a string, got {value!r}.")
+        elif expected is list and value is not None and not isinstance(value, list):
+            raise ValueError(f"'{path}' must be a list, got {value!r}.")
+        elif expected is dict and value is not None and not isinstance(value, dict):
+            raise ValueError(f"'{path}' must be a mapping, got {value!r}.")
         choices = _CHOICES.get(path.split(".", 1)[-1] if where == "config" else path)
         if choices is not None and value not in choices:
-            raise ValueError(f"'{path}' must be one of {list(choices)}, got {value!r}.")
+            hint = _suggest(value, [c for c in choices if c]) if isinstance(value, str) else ""
+            raise ValueError(f"'{path}' must be one of {list(choices)}, got {value!r}.{hint}")
         kwargs[name] = value
     return cls(**kwargs)
 
@@ -174,6 +202,40 @@ def _check_ranges(config):
     for path, value in (("training.clipnorm", t.clipnorm), ("training.clipvalue", t.clipvalue)):
         if value is not None and value <= 0:
             raise ValueError(f"'{path}' must be positive or null, got {value}.")
+    d = config.data
+    for path, value in (("architecture.max_chars", a.max_chars), ("architecture.char_units", a.char_units),
+                        ("architecture.char_embedding_dim", a.char_embedding_dim),
+                        ("data.max_length", d.max_length), ("training.decay_rate", t.decay_rate)):
+        if value is not None and value <= 0:
+            raise ValueError(f"'{path}' must be positive, got {value}.")
+    early_patience = t.early_stopping.patience if t.early_stopping is not None else 0
+    # max_vocabulary / max_steps: 0 means "no cap", as null does (the families test truthiness).
+    for path, value in (("architecture.dense_units", a.dense_units), ("training.momentum", t.momentum),
+                        ("architecture.max_vocabulary", a.max_vocabulary or 0),
+                        ("training.max_steps", t.max_steps or 0),
+                        ("training.early_stopping.patience", early_patience)):
+        if value < 0:
+            raise ValueError(f"'{path}' must be >= 0, got {value}.")
+    if not 0.0 <= d.train_validation_split < 1.0:
+        raise ValueError(f"'data.train_validation_split' must be in [0, 1), got {d.train_validation_split}.")
+
+
+def _check_tuning(tuning):
+    """Each tuning key is a dotted path to an existing `section.key`."""
+    sections = {"architecture": ArchitectureConfig, "data": DataConfig, "training": TrainingConfig}
+    for dotted in tuning:
+        parts = str(dotted).split(".")
+        if len(parts) < 2 or parts[0] not in sections:
+            raise ValueError(
+                f"tuning key {dotted!r} must be a dotted config key like 'architecture.units' "
+                f"(sections: {', '.join(sections)})."
+            )
+        names = [f.name for f in dataclasses.fields(sections[parts[0]])]
+        if parts[1] not in names:
+            raise ValueError(
+                f"tuning key {dotted!r} names no config key.{_suggest(parts[1], names)} "
+                f"Valid keys of {parts[0]!r}: {', '.join(names)}."
+            )
 
 
 def config_from_dict(values):
@@ -197,6 +259,7 @@ def config_from_dict(values):
     tuning = values.get("tuning") or {}
     if not isinstance(tuning, dict):
         raise ValueError("'tuning' must be a mapping of dotted config keys to search spaces.")
+    _check_tuning(tuning)
     config = ZooConfig(
         name=str(values["name"]),
         family=values["family"],
@@ -217,13 +280,33 @@ def apply_overrides(values, overrides):
         node = values
         parts = dotted.split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if node is None:
-                node = {}
+            # A null section (e.g. `early_stopping: null`) becomes a mapping; a
+            # detached dict here would drop the override silently.
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ValueError(f"cannot set {dotted!r}: {part!r} is not a section.")
         node[parts[-1]] = value
     return values
+
+
+def _yaml_load(stream):
+    """`yaml.safe_load`, but `1e-3` is a float (YAML 1.2) rather than PyYAML's string."""
+    import re
+
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+            |[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+        list("-+0123456789."),
+    )
+    return yaml.load(stream, Loader=_Loader)
 
 
 def load_config(source, overrides=None):
@@ -242,7 +325,7 @@ def load_config(source, overrides=None):
     elif isinstance(source, (str, os.PathLike)) and os.path.exists(source):
         with open(source) as f:
             try:
-                values = yaml.safe_load(f)
+                values = _yaml_load(f)
             except yaml.YAMLError as error:
                 raise ValueError(f"{source}: not valid YAML: {error}") from None
     else:
@@ -251,12 +334,13 @@ def load_config(source, overrides=None):
 
 
 def parse_override(text):
-    """`"training.epochs=1"` -> `("training.epochs", 1)` (value parsed as YAML)."""
-    import yaml
-
+    """`"training.epochs=1"` -> `("training.epochs", 1)` (value parsed as YAML, `1e-3` a float)."""
     if "=" not in text:
         raise ValueError(f"override {text!r} must look like section.key=value.")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    key = key.strip()
+    if not key or not all(key.split(".")):
+        raise ValueError(f"override {text!r} needs a dotted key before '=', like training.epochs=1.")
+    return key, _yaml_load(raw)
 
 

@@ -8,6 +8,8 @@ keeping it out of the cell lets the same cell feed a tagger head, a pooled
 classifier head or a decoder's vocabulary projection.
 """
 
+import numbers
+
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
@@ -71,14 +73,20 @@ class VanillaRNNCell(keras.layers.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
-        if not isinstance(units, int) or units <= 0:
+        # numbers.Integral also admits NumPy ints (e.g. units read from an array).
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units <= 0:
             raise ValueError(
                 f"VanillaRNNCell: `units` must be a positive integer, got {units!r}."
             )
+        units = int(units)
         for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
+            if (
+                isinstance(rate, bool)
+                or not isinstance(rate, numbers.Real)
+                or not 0.0 <= float(rate) < 1.0
+            ):
                 raise ValueError(
-                    f"VanillaRNNCell: `{name}` must be in [0, 1), got {rate!r}."
+                    f"VanillaRNNCell: `{name}` must be a number in [0, 1), got {rate!r}."
                 )
         super().__init__(**kwargs)
         self.units = units
@@ -133,12 +141,23 @@ class VanillaRNNCell(keras.layers.Layer, DropoutRNNCell):
         )
 
     def project_inputs(self, inputs, training=False):
-        """W_x x + b for any leading shape (one time step or all of them)."""
-        dp_mask = self.get_dropout_mask(inputs[:, 0, :] if len(inputs.shape) == 3 else inputs)
+        """W_x x + b for one step `(batch, features)` or all steps `(batch, time, features)`."""
+        sequence = len(inputs.shape) == 3
+        dp_mask = self.get_dropout_mask(inputs[:, 0, :] if sequence else inputs)
         if training and dp_mask is not None:
-            if len(inputs.shape) == 3:
+            if sequence:
                 dp_mask = ops.expand_dims(dp_mask, 1)
             inputs = inputs * dp_mask
+        if sequence:
+            # One 2-D (batch*time, in) x (in, units) matmul: a 3-D x 2-D matmul is a
+            # broadcast batch matmul on TensorFlow, whose kernel gradient is
+            # `batch` small matmuls plus a reduction (noticeably slower on CPU).
+            shape = ops.shape(inputs)
+            flat = ops.reshape(inputs, (-1, inputs.shape[-1]))
+            projected = ops.matmul(flat, self.kernel)
+            if self.bias is not None:
+                projected = projected + self.bias
+            return ops.reshape(projected, (shape[0], shape[1], self.units))
         projected = ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             projected = projected + self.bias
@@ -184,14 +203,48 @@ class VanillaRNNCell(keras.layers.Layer, DropoutRNNCell):
         return config
 
 
+def _check_sequences(sequences, who):
+    """Clear errors for inputs the backend would reject with an opaque message."""
+    shape = tuple(sequences.shape)
+    if len(shape) != 3:
+        raise ValueError(
+            f"{who} expects inputs of shape (batch, time, features), got shape {shape}."
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"{who}: the feature dimension of the input must be known; got shape {shape}. "
+            "Give the Input a feature size, e.g. keras.Input((None, 16))."
+        )
+    dtype = _backend.standardize_dtype(sequences.dtype)
+    if not (dtype.startswith(("float", "bfloat", "int", "uint")) or dtype == "bool"):
+        raise ValueError(
+            f"{who} expects real-valued inputs (float, int or bool), got dtype {dtype!r}. "
+            "Vectorize text first (a lookup layer and an Embedding)."
+        )
+    # Only the static length can be checked here; a symbolic length of 0
+    # cannot be caught before the loop runs.
+    if shape[1] == 0:
+        raise ValueError(
+            f"{who}: sequences need at least one time step, got shape {shape} "
+            "(time dimension 0). Drop empty sequences or pad them to length >= 1."
+        )
+
+
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class VanillaRNN(keras.layers.RNN):
-    """A vanilla RNN over a whole sequence, with the input projection hoisted.
+    """A vanilla RNN over a whole sequence: `keras.layers.RNN(VanillaRNNCell)` with input checks.
 
     Same contract as `keras.layers.SimpleRNN` (return_sequences, return_state,
-    go_backwards, stateful, masking, `keras.layers.Bidirectional`), but W_x x_t + b
-    is computed for all time steps in one matmul before the loop, so the loop
-    only does W_h h_{t-1}. Backend-agnostic (`keras.ops`).
+    go_backwards, stateful, masking, `keras.layers.Bidirectional`), with the
+    cell's arguments flattened into the layer's config and clear errors for
+    inputs the backend would reject opaquely (wrong rank or dtype, unknown
+    feature size, zero time steps). Backend-agnostic (`keras.ops`).
+
+    W_x x_t + b is computed inside the loop, one step at a time. Hoisting it out
+    of the loop (one (batch*time, in) x (in, units) matmul) was measured slower:
+    ~20% more CPU per training step on TensorFlow (presumably because the loop
+    input then needs a gradient, accumulated step by step in a TensorArray) and no
+    faster on JAX (benchmarks/bench_vanilla_rnn.py, benchmarks/RESULTS.md).
 
     Args:
         units: size of the hidden state.
@@ -258,25 +311,21 @@ class VanillaRNN(keras.layers.RNN):
         return self.cell.units
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
-        if sequences.shape[-1] is None:
-            raise ValueError(
-                "VanillaRNN: the feature dimension of the input must be known; got "
-                f"shape {sequences.shape}."
-            )
+        _check_sequences(sequences, "VanillaRNN")
         return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
-        # One (batch*time, in) x (in, units) matmul instead of one per step.
-        projected = cell.project_inputs(sequences, training=training)
 
-        def step(projected_t, states):
-            h = cell.recur(projected_t, states[0], training=training)
+        # The projection stays in the step (see the class docstring for why);
+        # calling the two halves directly skips Layer.__call__ per step.
+        def step(x_t, states):
+            h = cell.recur(cell.project_inputs(x_t, training=training), states[0], training=training)
             return h, [h]
 
         return _backend.rnn(
             step,
-            projected,
+            sequences,
             list(initial_state),
             go_backwards=self.go_backwards,
             mask=mask,

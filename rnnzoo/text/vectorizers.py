@@ -167,7 +167,16 @@ class LabelLookup(_LookupLayer):
 
     def call(self, labels):
         if isinstance(labels, tf.RaggedTensor):
-            return labels.with_flat_values(self._encode(labels.flat_values))
+            return labels.with_flat_values(self(labels.flat_values))
+        if tf.executing_eagerly():
+            # In a graph StringLookup's own assertion fires; eagerly we can name the culprits.
+            known = set(self.labels)
+            unknown = sorted({v.decode("utf-8") for v in tf.reshape(labels, [-1]).numpy().tolist()} - known)
+            if unknown:
+                raise ValueError(
+                    f"unknown label(s) {unknown[:10]}; this LabelLookup knows {self.labels}. "
+                    "Rebuild it with the full label set."
+                )
         return self._encode(labels)
 
     def decode(self, ids):
@@ -205,3 +214,152 @@ def bag_of_words(corpus, max_tokens=None):
     documents = list(corpus.as_numpy_iterator()) if isinstance(corpus, tf.data.Dataset) else list(corpus)
     counts = vectorizer(tf.constant(documents)).numpy()[:, 1:].astype("int64")
     return features, counts
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class SequenceVectorizer(_LookupLayer):
+    """Raw strings -> padded token ids: `tf_tokenize`, then a `TokenLookup`.
+
+    Args:
+        vocabulary: list of tokens (without padding/OOV), or None to `adapt`.
+        lowercase: lower-case tokens before lookup.
+        max_tokens: vocabulary cap for `adapt` (counting padding and OOV).
+        sequence_length: pad/truncate every row to this many ids; None pads
+            to the longest row of the batch.
+
+    Call arguments:
+        strings: `(batch,)` string tensor of raw text.
+
+    Returns:
+        int64 `(batch, length)` ids, 0 padding, 1 OOV.
+
+    Example:
+    >>> v = SequenceVectorizer(["the", "cat"])
+    >>> v(tf.constant(["The cat sat.", "cat"])).numpy().tolist()
+    [[2, 3, 1, 1], [3, 0, 0, 0]]
+    """
+
+    def __init__(self, vocabulary=None, lowercase=True, max_tokens=None, sequence_length=None, **kwargs):
+        super().__init__(**kwargs)
+        if sequence_length is not None and (not isinstance(sequence_length, int) or sequence_length < 1):
+            raise ValueError(f"`sequence_length` must be a positive int or None, got {sequence_length!r}.")
+        self.sequence_length = sequence_length
+        self.lookup = TokenLookup(vocabulary, lowercase=lowercase, max_tokens=max_tokens)
+
+    def tokens(self, strings):
+        """`(batch,)` strings -> ragged `(batch, None)` tokens."""
+        from rnnzoo.text.tokenize import tf_tokenize
+
+        return tf_tokenize(tf.convert_to_tensor(strings))
+
+    def adapt(self, dataset):
+        """Learn the vocabulary from a `tf.data.Dataset` of raw strings (streamed).
+
+        Elements may be scalars or batches of strings.
+        """
+        self.lookup.adapt(dataset.map(lambda s: self.tokens(tf.reshape(s, [-1])).flat_values))
+
+    def get_vocabulary(self):
+        return self.lookup.get_vocabulary()
+
+    def vocabulary_size(self):
+        return self.lookup.vocabulary_size()
+
+    def _pad(self, ids, length):
+        if length is None:
+            return ids.to_tensor(default_value=0)
+        return ids.to_tensor(default_value=0, shape=[None, length])
+
+    def call(self, strings):
+        return self._pad(self.lookup(self.tokens(strings)), self.sequence_length)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary": self.get_vocabulary()[2:],
+                "lowercase": self.lookup.lowercase,
+                "max_tokens": self.lookup.max_tokens,
+                "sequence_length": self.sequence_length,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class TargetVectorizer(SequenceVectorizer):
+    """Seq2seq targets: wrap each sentence in `[start] ... [end]` and shift by one.
+
+    The vocabulary always holds `[start]` and `[end]` at ids 2 and 3 (after
+    padding 0 and OOV 1), whether it is given or learned by `adapt`.
+
+    Args:
+        vocabulary, lowercase, max_tokens: as in `SequenceVectorizer`.
+        sequence_length: length of the decoder input and of the target
+            (the wrapped sentence is padded/truncated to `sequence_length + 1`).
+
+    Call arguments:
+        strings: `(batch,)` raw target sentences.
+
+    Returns:
+        `(decoder_inputs, targets)`, int64 `(batch, length)` each:
+        `decoder_inputs = [start] w_1 ... w_n` and `targets = w_1 ... w_n [end]`
+        (0 padded, the same positions in both), so `targets[:, t]` is what the decoder should emit after
+        reading `decoder_inputs[:, :t+1]`.
+
+    Example:
+    >>> v = TargetVectorizer(["ich", "bin"])
+    >>> inputs, targets = v(tf.constant(["Ich bin"]))
+    >>> inputs.numpy().tolist(), targets.numpy().tolist()
+    ([[2, 4, 5]], [[4, 5, 3]])
+    >>> inputs, targets = v(tf.constant(["Ich bin", "bin"]))
+    >>> inputs.numpy().tolist(), targets.numpy().tolist()
+    ([[2, 4, 5], [2, 5, 0]], [[4, 5, 3], [5, 3, 0]])
+    """
+
+    def __init__(self, vocabulary=None, lowercase=True, max_tokens=None, sequence_length=None, **kwargs):
+        super().__init__(None, lowercase=lowercase, max_tokens=max_tokens,
+                         sequence_length=sequence_length, **kwargs)
+        if vocabulary is not None:
+            self._set_vocabulary(_as_list(vocabulary))
+
+    def _set_vocabulary(self, words):
+        words = [w for w in words if w not in (START, END, PAD, OOV)]
+        self.lookup._lookup.set_vocabulary([START, END, *words])
+
+    @property
+    def start_id(self):
+        return 2
+
+    @property
+    def end_id(self):
+        return 3
+
+    def adapt(self, dataset):
+        """Learn the vocabulary from raw target sentences; `[start]`/`[end]` are added."""
+        super().adapt(dataset)
+        words = self.get_vocabulary()[2:]
+        max_tokens = self.lookup.max_tokens
+        if max_tokens is not None:
+            words = words[: max(0, max_tokens - 4)]  # padding, OOV, [start], [end]
+        self._set_vocabulary(words)
+
+    def call(self, strings):
+        tokens = self.tokens(strings)
+        rows = tf.shape(tokens.row_lengths())[0]
+        start = tf.fill([rows, 1], START)
+        end = tf.fill([rows, 1], END)
+        wrapped = tf.concat([tf.RaggedTensor.from_tensor(start), tokens, tf.RaggedTensor.from_tensor(end)], axis=1)
+        length = None if self.sequence_length is None else self.sequence_length + 1
+        ids = self._pad(self.lookup(wrapped), length)
+        decoder_inputs, targets = ids[:, :-1], ids[:, 1:]
+        # A row shorter than the batch keeps its [end] only in the target, so
+        # decoder_inputs != 0 exactly where targets != 0 (one mask for both).
+        decoder_inputs = tf.where(decoder_inputs == self.end_id, tf.zeros_like(decoder_inputs), decoder_inputs)
+        return decoder_inputs, targets
+
+    def get_config(self):
+        # The vocabulary without padding, OOV, [start], [end]; the constructor re-adds them.
+        config = super().get_config()
+        config["vocabulary"] = self.get_vocabulary()[4:]
+        return config

@@ -1,0 +1,490 @@
+"""`TextClassifier`: raw texts in, a label and its probability out (many-to-one)."""
+
+import os
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from rnnzoo.models.classifier.backbone import ClassifierBackbone
+from rnnzoo.models.task import Task
+
+HEADS = ("binary", "multiclass", "multilabel")
+#: Length-bucket edges (tokens); buckets above `max_length` are dropped.
+BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class TextClassifier(Task):
+    """A many-to-one text classifier: backbone -> [dense] -> dropout -> label scores.
+
+    Args:
+        backbone: a `ClassifierBackbone`.
+        preprocessor: a `ClassifierPreprocessor` (its label list fixes the head size).
+        head: `"binary"` (one sigmoid unit: P(labels[1]); needs exactly two
+            labels), `"multiclass"` (softmax over the labels) or
+            `"multilabel"` (one independent sigmoid per label).
+        dense_units: size of a ReLU layer before the output (0 = none).
+        dropout: dropout before the output layer(s).
+        threshold: multilabel decision threshold on each label's probability.
+
+    Call arguments:
+        token_ids: `(batch, time)` int32 (0 = padding).
+
+    Returns:
+        Logits: `(batch, 1)` for `"binary"`, `(batch, num_labels)` otherwise
+        (see `probabilities`).
+
+    `fit`/`evaluate` also take raw data: a list of texts with a list of label
+    names (for `"multilabel"`, a list of label-name lists), or a
+    `tf.data.Dataset` of `(text, label_id)` pairs. `predict` takes raw texts.
+
+    Example:
+    >>> import rnnzoo
+    >>> clf = rnnzoo.load("bilstm_imdb")                       # doctest: +SKIP
+    >>> clf.predict(["A wonderful, moving film."])             # doctest: +SKIP
+    [{'label': 'positive', 'score': 0.95}]
+    """
+
+    def __init__(self, backbone, preprocessor, head="binary", dense_units=0, dropout=0.3, threshold=0.5, **kwargs):
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {list(HEADS)}, got {head!r}.")
+        num_labels = len(preprocessor.labels)
+        if head == "binary" and num_labels != 2:
+            raise ValueError(
+                f"a 'binary' head needs exactly 2 labels, got {num_labels}: {preprocessor.labels}; "
+                "use head='multiclass' (or 'multilabel') for other label sets."
+            )
+        inputs = backbone.input
+        x = backbone(inputs)
+        if dense_units:
+            x = layers.Dense(dense_units, activation="relu", name="head_dense")(x)
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+        logits = layers.Dense(1 if head == "binary" else num_labels, name="logits")(x)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.head = head
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.threshold = threshold
+
+    # ------------------------------------------------------------------ graph
+    @property
+    def labels(self):
+        return self.preprocessor.labels
+
+    def probabilities(self, logits):
+        """Logits -> `(batch, num_labels)` probabilities (rows sum to 1 unless multilabel)."""
+        logits = ops.cast(logits, "float32")
+        if self.head == "binary":
+            positive = ops.sigmoid(logits)
+            return ops.concatenate([1.0 - positive, positive], axis=-1)
+        if self.head == "multiclass":
+            return ops.softmax(logits, axis=-1)
+        return ops.sigmoid(logits)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        y_pred = ops.cast(y_pred, "float32")
+        if self.head == "multiclass":
+            loss = keras.losses.sparse_categorical_crossentropy(y, y_pred, from_logits=True)
+        else:
+            target = ops.cast(ops.reshape(y, (-1, 1)) if self.head == "binary" else y, "float32")
+            loss = keras.losses.binary_crossentropy(target, y_pred, from_logits=True)
+        loss = ops.mean(loss)
+        if self.losses:
+            loss = loss + ops.sum(self.losses)
+        return loss
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.probabilities(self(x, training=False))
+
+    # ------------------------------------------------------------- raw data
+    def _is_raw(self, x):
+        # Any Python list counts as raw so that bad items get our error, not one from TensorFlow.
+        if isinstance(x, (list, tuple)):
+            return True
+        return super()._is_raw(x)
+
+    @staticmethod
+    def check_texts(texts):
+        """A list of `str` from `texts`, or a `ValueError` naming the first bad item."""
+        if isinstance(texts, (str, bytes)):
+            texts = [texts]
+        if isinstance(texts, np.ndarray):
+            texts = texts.tolist()
+        if not isinstance(texts, (list, tuple)):
+            raise ValueError(f"texts must be a list of str, got {type(texts).__name__}.")
+        out = []
+        for i, text in enumerate(texts):
+            if isinstance(text, bytes):
+                try:
+                    text = text.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise ValueError(f"text {i} is bytes that are not valid UTF-8: {error}") from None
+            if not isinstance(text, str):
+                raise ValueError(
+                    f"text {i} is {type(text).__name__} ({text!r:.40}); a text classifier takes str texts. "
+                    "Convert or drop non-string values (e.g. missing values read as NaN/None) first."
+                )
+            out.append(text)
+        return out
+
+    def encode_labels(self, labels, count):
+        """Label names -> int ids (`(n,)`) or multi-hot float32 `(n, num_labels)` for multilabel."""
+        if isinstance(labels, (str, bytes)):
+            raise ValueError("labels must be a list with one label per text, got a single string.")
+        labels = list(labels)
+        if len(labels) != count:
+            raise ValueError(f"got {count} texts but {len(labels)} labels; pass exactly one label per text.")
+        index = {name: i for i, name in enumerate(self.labels)}
+        if self.head == "multilabel":
+            encoded = np.zeros((count, len(self.labels)), "float32")
+            unknown = set()
+            for row, names in enumerate(labels):
+                if isinstance(names, str):
+                    names = [names]
+                for name in names:
+                    if name in index:
+                        encoded[row, index[name]] = 1.0
+                    else:
+                        unknown.add(name)
+        else:
+            unknown = {name for name in labels if not isinstance(name, str) or name not in index}
+            if not unknown:
+                encoded = np.array([index[name] for name in labels], "int32")
+        if unknown:
+            shown = sorted(map(repr, unknown))[:10]
+            raise ValueError(
+                f"labels {', '.join(shown)} are not in this classifier's labels {self.labels}. "
+                "To train on a new label set, first call `clf = clf.with_labels(new_label_list)`."
+            )
+        return encoded
+
+    def make_dataset(self, x, y=None, batch_size=None, training=False):
+        """Raw texts (+ label names) -> a length-bucketed, vectorized `tf.data.Dataset`.
+
+        Texts are tokenized and truncated to the preprocessor's `max_length`
+        once (and cached when `training`), then shuffled and grouped into
+        batches of similar length, so a batch is padded only to its own
+        longest text instead of the longest text of the corpus.
+
+        Args:
+            x: a list of str, or a `tf.data.Dataset` of `(text, label_id)`
+                pairs (a scalar string and an int id / multi-hot vector).
+            y: label names (for multilabel: a list of label-name lists); None
+                gives a dataset of features only, in input order.
+            batch_size: texts per batch (default 32).
+            training: shuffle and cache.
+
+        Returns:
+            A dataset of `(token_ids, label_ids)` (or `token_ids` alone).
+        """
+        import tensorflow as tf
+
+        batch_size = batch_size or self.default_batch_size
+        if isinstance(x, tf.data.Dataset):
+            dataset, count = x, None
+        else:
+            texts = self.check_texts(x)
+            if not texts:
+                raise ValueError("no texts given.")
+            count = len(texts)
+            if y is None:
+                dataset = tf.data.Dataset.from_tensor_slices(texts)
+            else:
+                dataset = tf.data.Dataset.from_tensor_slices((texts, self.encode_labels(y, count)))
+        preprocessor = self.preprocessor
+        labelled = isinstance(dataset.element_spec, tuple)
+
+        def vectorize(texts, labels=None):
+            ids = preprocessor(texts)
+            out = (ids.to_tensor(default_value=0), ids.row_lengths())
+            return out if labels is None else out + (labels,)
+
+        def unpad(ids, length, labels=None):
+            return ids[:length] if labels is None else (ids[:length], labels)
+
+        # Vectorize in large blocks (string ops are costly per call), then back to one text per element.
+        dataset = (
+            dataset.batch(512)
+            .map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
+            .unbatch()
+            .map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
+        )
+        if not training:
+            return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.cache()
+        if count is not None:
+            dataset = dataset.shuffle(count, reshuffle_each_iteration=True)
+        else:
+            dataset = dataset.shuffle(10_000, reshuffle_each_iteration=True)
+        boundaries = [b for b in BUCKET_BOUNDARIES if b < preprocessor.max_length]
+        length = (lambda ids, labels: tf.shape(ids)[0]) if labelled else (lambda ids: tf.shape(ids)[0])
+        dataset = dataset.bucket_by_sequence_length(
+            length,
+            bucket_boundaries=[b + 1 for b in boundaries],
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    # ------------------------------------------------------------- predict
+    def predict_proba(self, x, batch_size=None):
+        """Raw texts -> `(len(texts), num_labels)` float32 NumPy probabilities (in input order).
+
+        Texts are tokenized once, sorted by length and batched, so batches pad
+        little; the output is in the input order.
+        """
+        import tensorflow as tf
+
+        texts = self.check_texts(x)
+        if not texts:
+            return np.zeros((0, len(self.labels)), "float32")
+        batch_size = batch_size or self.default_batch_size
+        rows = []
+        for start in range(0, len(texts), 1024):
+            ragged = self.preprocessor(tf.constant(texts[start : start + 1024]))
+            rows.extend(np.split(ragged.flat_values.numpy(), np.cumsum(ragged.row_lengths().numpy())[:-1]))
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        out = np.zeros((len(texts), len(self.labels)), "float32")
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            longest = max(len(rows[i]) for i in chosen)
+            batch = np.zeros((len(chosen), longest), "int32")
+            for row, i in enumerate(chosen):
+                batch[row, : len(rows[i])] = rows[i]
+            out[chosen] = np.asarray(self._probabilities_fn()(batch))
+        return out
+
+    def _probabilities_fn(self):
+        """A compiled ids -> probabilities function traced once for any batch shape (no retracing)."""
+        import tensorflow as tf
+
+        if getattr(self, "_probabilities_compiled", None) is None:
+            self._probabilities_compiled = tf.function(
+                lambda ids: self.probabilities(self(ids, training=False)),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)],
+            )
+        return self._probabilities_compiled
+
+    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+        """Classify raw texts.
+
+        Texts longer than the preprocessor's `max_length` tokens are truncated
+        (see `ClassifierPreprocessor`); empty or whitespace-only texts are
+        classified as a single unknown word (near the label prior).
+
+        Args:
+            x: a str or a list of str. Vectorized inputs (int token-id arrays)
+                go to `keras.Model.predict`.
+            batch_size: texts per batch (default 32).
+
+        Returns:
+            One dict per text: `{"label": name, "score": probability}`; for a
+            multilabel head, a list of such dicts (labels at or above
+            `threshold`, most probable first). A single str gives a single result.
+        """
+        if not self._is_raw(x) and not isinstance(x, (str, bytes)):
+            return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+        single = isinstance(x, (str, bytes))
+        probabilities = self.predict_proba(x, batch_size=batch_size)
+        results = []
+        for row in probabilities:
+            if self.head == "multilabel":
+                chosen = [i for i in np.argsort(-row) if row[i] >= self.threshold]
+                results.append([{"label": self.labels[i], "score": round(float(row[i]), 4)} for i in chosen])
+            else:
+                best = int(np.argmax(row))
+                results.append({"label": self.labels[best], "score": round(float(row[best]), 4)})
+        return results[0] if single else results
+
+    # ------------------------------------------------------------- scoring
+    def score(self, x, y, batch_size=None):
+        """Accuracy (percent) on labelled raw texts.
+
+        Returns:
+            `{"accuracy", "examples", "per_label": {name: {"precision", "recall", "f1", "support"}}}`;
+            multilabel adds `"micro_f1"` and its accuracy is the exact-match rate.
+        """
+        texts = self.check_texts(x)
+        gold = self.encode_labels(y, len(texts))
+        probabilities = self.predict_proba(texts, batch_size=batch_size or 128)
+        if self.head == "multilabel":
+            predicted = (probabilities >= self.threshold).astype("float32")
+            tp = float((predicted * gold).sum())
+            micro_f1 = 2 * tp / max(1.0, float(predicted.sum() + gold.sum()))
+            return {
+                "accuracy": round(100 * float(np.mean(np.all(predicted == gold, axis=1))), 2),
+                "micro_f1": round(100 * micro_f1, 2),
+                "examples": len(texts),
+            }
+        predicted = np.argmax(probabilities, axis=1)
+        per_label = {}
+        for i, name in enumerate(self.labels):
+            tp = int(np.sum((predicted == i) & (gold == i)))
+            n_pred, n_gold = int(np.sum(predicted == i)), int(np.sum(gold == i))
+            precision = tp / n_pred if n_pred else 0.0
+            recall = tp / n_gold if n_gold else 0.0
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+            per_label[name] = {
+                "precision": round(100 * precision, 2),
+                "recall": round(100 * recall, 2),
+                "f1": round(100 * f1, 2),
+                "support": n_gold,
+            }
+        return {
+            "accuracy": round(100 * float(np.mean(predicted == gold)), 2),
+            "examples": len(texts),
+            "per_label": per_label,
+        }
+
+    # ------------------------------------------------------------- new labels
+    def with_labels(self, labels, head=None):
+        """A classifier sharing this backbone (same weights) with a fresh head for `labels`.
+
+        Args:
+            labels: the new label names.
+            head: the new head kind; by default `"multiclass"` when the current
+                head is `"binary"` and there are not exactly two labels, else
+                the current head.
+        """
+        from rnnzoo.models.classifier.preprocessor import ClassifierPreprocessor
+        from rnnzoo.text.vectorizers import LabelLookup
+
+        labels = list(labels)
+        if head is None:
+            head = "multiclass" if self.head == "binary" and len(labels) != 2 else self.head
+        preprocessor = ClassifierPreprocessor(
+            self.preprocessor.word_lookup,
+            LabelLookup(labels, name="label_lookup"),
+            max_length=self.preprocessor.max_length,
+            truncate=self.preprocessor.truncate,
+            name=self.preprocessor.name,
+        )
+        new = TextClassifier(
+            self.backbone,
+            preprocessor,
+            head=head,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            threshold=self.threshold,
+            name=self.name,
+        )
+        if self.dense_units:
+            new.get_layer("head_dense").set_weights(self.get_layer("head_dense").get_weights())
+        if getattr(self, "zoo_config", None) is not None:
+            new.zoo_config = self.zoo_config
+        return new
+
+    # ------------------------------------------------------------- export
+    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
+        """Write a TensorFlow SavedModel that classifies raw strings.
+
+        Its `serving_default` signature takes `text`: a `tf.string` tensor of
+        shape `[None]` and returns `probabilities` (`(batch, num_labels)`
+        float32), `label` (`(batch,)` string: the most probable label) and
+        `labels` (`(num_labels,)` string: the column names of
+        `probabilities`). Tokenization, truncation and the vocabulary are
+        inside the graph. Load it with `tf.saved_model.load(filepath)`.
+        """
+        if format != "tf_saved_model":
+            raise ValueError(f"TextClassifier.export writes format='tf_saved_model' only, got {format!r}.")
+        import tensorflow as tf
+
+        archive = keras.export.ExportArchive()
+        archive.track(self)
+        # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
+        self.preprocessor.build()
+        self.preprocessor.word_lookup.build()
+        archive.track(self.preprocessor)
+        archive.track(self.preprocessor.word_lookup)
+        label_names = tf.constant(self.labels)
+        preprocessor = self.preprocessor
+        model = self
+
+        def serve(text):
+            ids = preprocessor.dense(text)
+            probabilities = model.probabilities(model(ids, training=False))
+            best = tf.argmax(probabilities, axis=-1)
+            return {
+                "probabilities": probabilities,
+                "label": tf.gather(label_names, best),
+                "labels": label_names,
+            }
+
+        archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        os.makedirs(os.path.dirname(os.path.abspath(filepath)), exist_ok=True)
+        archive.write_out(os.fspath(filepath), verbose=verbose)
+        return filepath
+
+    def vocabularies(self):
+        """Readable copies written next to the artifact."""
+        return {"words": self.preprocessor.word_lookup.get_vocabulary(), "labels": self.labels}
+
+    # ------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "backbone": keras.saving.serialize_keras_object(self.backbone),
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
+                "head": self.head,
+                "dense_units": self.dense_units,
+                "dropout": self.dropout,
+                "threshold": self.threshold,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
+        return cls(**config)
+
+
+def build_classifier(word_vocabulary, labels, architecture, embeddings=None, max_length=400, truncate="head"):
+    """Build an untrained `TextClassifier` from a vocabulary, label names and an architecture config.
+
+    Args:
+        word_vocabulary: lower-cased words (without padding/OOV).
+        labels: label names (head order; for `"binary"`, the second is the
+            positive class).
+        architecture: an `ArchitectureConfig` (or anything with its fields).
+        embeddings: optional `(len(word_vocabulary) + 2, embedding_dim)` matrix.
+        max_length: tokens kept per text; `truncate`: which ones.
+
+    Example:
+    >>> from rnnzoo.config import ArchitectureConfig
+    >>> a = ArchitectureConfig(cell="gru", units=8, embedding_dim=8, head="binary", pooling="max")
+    >>> clf = build_classifier(["good", "bad"], ["negative", "positive"], a)
+    >>> sorted(clf.predict(["good"])[0])
+    ['label', 'score']
+    """
+    from rnnzoo.models.classifier.preprocessor import make_preprocessor
+
+    a = architecture
+    head = a.head if a.head in HEADS else ("binary" if len(labels) == 2 else "multiclass")
+    preprocessor = make_preprocessor(word_vocabulary, labels, max_length=max_length, truncate=truncate)
+    backbone = ClassifierBackbone(
+        vocabulary_size=len(word_vocabulary) + 2,
+        embedding_dim=a.embedding_dim,
+        cell=a.cell,
+        units=a.units,
+        num_layers=a.layers,
+        bidirectional=a.bidirectional,
+        pooling=a.pooling,
+        dropout=a.dropout,
+        recurrent_dropout=a.recurrent_dropout,
+        activation=a.activation,
+        trainable_embeddings=a.trainable_embeddings,
+        embeddings_initializer=(
+            keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
+        ),
+        name="classifier_backbone",
+    )
+    return TextClassifier(
+        backbone, preprocessor, head=head, dense_units=a.dense_units, dropout=a.dropout, name="text_classifier"
+    )

@@ -1,0 +1,261 @@
+"""The classifier family's hooks for the one training entry point (`rnnzoo.train`).
+
+Data: `reader: csv` or `reader: tsv` files (optionally gzip) with a header;
+the text column is `data.text_column` (default: `text` or `sentence`) and the
+label column `data.label_column` (default: `label`). Labels are names; when
+the file holds integer ids `0..n-1` and `data.labels` lists the names, id `i`
+means `data.labels[i]` (IMDB and SST-2 store 0 = negative, 1 = positive).
+For a multilabel head, a label cell lists names separated by `|`.
+"""
+
+import collections
+import csv
+import gzip
+import random
+
+from rnnzoo.data.paths import dataset_path
+
+READERS = {"csv": ",", "tsv": "\t"}
+TEXT_COLUMNS = ("text", "sentence", "review")
+#: Seed of the fixed sample `evaluate(..., limit=n)` draws.
+SAMPLE_SEED = 0
+
+
+def read_table(path, reader="csv", text_column=None, label_column=None):
+    """Read `(texts, raw_labels)` from a CSV/TSV file with a header row.
+
+    TSV files are read with quoting disabled (GLUE's convention: a `"` is
+    text); CSV files use RFC 4180 quoting. `.gz` files are decompressed.
+    """
+    if reader not in READERS:
+        raise ValueError(f"the classifier family reads {sorted(READERS)} data, got reader {reader!r}.")
+    opener = gzip.open if str(path).endswith(".gz") else open
+    quoting = csv.QUOTE_NONE if reader == "tsv" else csv.QUOTE_MINIMAL
+    csv.field_size_limit(1 << 24)
+    with opener(path, "rt", encoding="utf-8", newline="") as f:
+        rows = csv.DictReader(f, delimiter=READERS[reader], quoting=quoting)
+        header = rows.fieldnames or []
+        text_column = text_column or next((c for c in TEXT_COLUMNS if c in header), None)
+        label_column = label_column or "label"
+        for column, what in ((text_column, "text"), (label_column, "label")):
+            if column not in header:
+                raise ValueError(
+                    f"{path}: no {what} column {column!r}; the header is {header}. "
+                    f"Set data.{what}_column to the right column name."
+                )
+        texts, labels = [], []
+        for line, row in enumerate(rows, 2):
+            text, label = row[text_column], row[label_column]
+            if text is None or label is None:
+                raise ValueError(f"{path}:{line}: the row has fewer columns than the header.")
+            texts.append(text)
+            labels.append(label.strip())
+    return texts, labels
+
+
+def _name_labels(raw, names, multilabel=False):
+    """Map raw label cells to names (integer ids index `names` when given)."""
+    split = (lambda cell: [p for p in cell.split("|") if p]) if multilabel else (lambda cell: [cell])
+    cells = [split(c) for c in raw]
+    if names and all(p.isdigit() and int(p) < len(names) for ps in cells for p in ps):
+        cells = [[names[int(p)] for p in ps] for ps in cells]
+    return cells if multilabel else [ps[0] for ps in cells]
+
+
+def load_data(config):
+    """`{"train": (texts, labels), "validation": ..., "test": ...}` from the config's files.
+
+    Without `data.validation`, `data.train_validation_split` of the training
+    rows (a seeded random part) is held out as the validation split.
+    """
+    d = config.data
+    multilabel = config.architecture.head == "multilabel"
+    splits = {}
+    for split in ("train", "validation", "test"):
+        name = getattr(d, split)
+        if name:
+            texts, raw = read_table(dataset_path(d.root, name), d.reader, d.text_column, d.label_column)
+            splits[split] = (texts, _name_labels(raw, d.labels, multilabel))
+    if "train" not in splits:
+        raise ValueError("data.train must name the training file.")
+    if "validation" not in splits and d.train_validation_split > 0:
+        texts, labels = splits["train"]
+        order = list(range(len(texts)))
+        random.Random(config.training.seed).shuffle(order)
+        held = int(round(len(order) * d.train_validation_split))
+        pick = lambda idx: ([texts[i] for i in idx], [labels[i] for i in idx])  # noqa: E731
+        splits["validation"] = pick(order[:held])
+        splits["train"] = pick(order[held:])
+    return splits
+
+
+def count_words(texts, batch_size=1024):
+    """Token counts of `texts` under the classifier's own tokenizer (the one the model runs)."""
+    import tensorflow as tf
+
+    from rnnzoo.models.classifier.preprocessor import tokenize_texts
+
+    counts = collections.Counter()
+    for start in range(0, len(texts), batch_size):
+        tokens = tokenize_texts(tf.constant(texts[start : start + batch_size]))
+        counts.update(t.decode("utf-8") for t in tokens.flat_values.numpy().tolist())
+    return counts
+
+
+def build_vocabulary(config, train_texts):
+    """Words (most frequent training words first) and, with GloVe, the embedding matrix.
+
+    With `architecture.embeddings`, the vocabulary is topped up to
+    `architecture.max_vocabulary` with GloVe's most frequent words that the
+    training text lacks, so words first seen at test time still get
+    pretrained vectors.
+
+    Returns:
+        `(words, matrix or None, coverage or None)`.
+    """
+    from rnnzoo.data.glove import embedding_matrix, read_glove
+
+    a = config.architecture
+    counts = count_words(train_texts)
+    words = sorted(counts, key=lambda w: (-counts[w], w))
+    cap = a.max_vocabulary or len(words)
+    words = words[:cap]
+    if not a.embeddings:
+        return words, None, None
+    vectors = read_glove(a.embeddings, words=set(words), top=cap)
+    known = set(words)
+    words += [w for w in vectors if w not in known][: max(0, cap - len(words))]
+    matrix, coverage = embedding_matrix(words, vectors, a.embedding_dim, seed=config.training.seed)
+    return words, matrix, coverage
+
+
+def label_names(config, labels):
+    """The label list: `data.labels`, or the sorted names seen in training."""
+    if config.data.labels:
+        return list(config.data.labels)
+    if config.architecture.head == "multilabel":
+        return sorted({name for names in labels for name in names})
+    return sorted(set(labels))
+
+
+def build(config, data):
+    """An untrained classifier for `config`, its vocabulary taken from `data["train"]`."""
+    from rnnzoo.models.classifier.classifier import build_classifier
+
+    texts, labels = data["train"]
+    words, matrix, coverage = build_vocabulary(config, texts)
+    if coverage is not None:
+        print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
+    return build_classifier(
+        words,
+        label_names(config, labels),
+        config.architecture,
+        embeddings=matrix,
+        max_length=config.data.max_length or 400,
+        truncate=config.data.truncate,
+    )
+
+
+def train_dataset(task, data, config):
+    x, y = data["train"]
+    return task.make_dataset(x, y, batch_size=config.training.batch_size, training=True)
+
+
+def validation_callbacks(task, data, config):
+    """Accuracy on the validation split after each epoch, logged as `val_accuracy`."""
+    if "validation" not in data:
+        return []
+    from rnnzoo.training.callbacks import ValidationScore
+
+    x, y = data["validation"]
+    return [ValidationScore(lambda model: model.score(x, y)["accuracy"], name="val_accuracy")]
+
+
+def sample(texts, labels, limit, seed=SAMPLE_SEED):
+    """A fixed random sample of `limit` examples (files are often sorted by label, so not the first ones)."""
+    if limit is None or limit >= len(texts):
+        return texts, labels
+    chosen = sorted(random.Random(seed).sample(range(len(texts)), limit))
+    return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def evaluate(task, data, split="test", limit=None):
+    """Accuracy (percent), per-label scores and the example count on a split.
+
+    Args:
+        limit: score a fixed random sample (seed `SAMPLE_SEED`) of this many
+            examples instead of the whole split.
+    """
+    if split not in data:
+        raise ValueError(f"no {split!r} split in the data; available: {sorted(data)}.")
+    x, y = sample(*data[split], limit)
+    return task.score(x, y)
+
+
+def bow_baseline(data, split="test", max_features=50_000):
+    """Accuracy (percent) of a bag-of-words logistic regression trained on `data["train"]`.
+
+    The reference a recurrent classifier must beat: scikit-learn's
+    `CountVectorizer` (unigrams + bigrams, binary counts) and
+    `LogisticRegression(C=1.0)`; multilabel data is not supported.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    (train_x, train_y), (test_x, test_y) = data["train"], data[split]
+    vectorizer = CountVectorizer(ngram_range=(1, 2), binary=True, max_features=max_features)
+    features = vectorizer.fit_transform(train_x)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(features, train_y)
+    predicted = model.predict(vectorizer.transform(test_x))
+    return round(100.0 * sum(p == g for p, g in zip(predicted, test_y)) / len(test_y), 2)
+
+
+def model_card_extra(config, record):
+    """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline."""
+    import json
+    import os
+
+    from rnnzoo.zoo import models_dir
+
+    lines = []
+    if record.get("per_label"):
+        lines += ["## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for name, v in record["per_label"].items():
+            lines.append(f"| {name} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |")
+        lines.append("")
+    rows = []
+    for name in sorted(os.listdir(models_dir()) if os.path.isdir(models_dir()) else []):
+        path = os.path.join(models_dir(), name, "metrics.json")
+        if name == config.name or not os.path.exists(path):
+            continue
+        with open(path) as f:
+            other = json.load(f)
+        if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file"):
+            rows.append((name, other.get("accuracy")))
+    rows.append((f"**{config.name}** (this model)", record.get("accuracy")))
+    baseline = None
+    if config.architecture.head != "multilabel":
+        try:
+            baseline = bow_baseline(load_data(config), split=record.get("split", "test"))
+        except (ImportError, FileNotFoundError) as error:
+            lines += [f"(bag-of-words baseline not computed: {error})", ""]
+    lines += [
+        f"## Compared on `{record.get('data_file')}`",
+        "",
+        "Accuracy of the zoo's classifiers evaluated on the same file (from their `metrics.json`), and of a "
+        "bag-of-words logistic regression (scikit-learn, unigrams + bigrams) trained on the same training "
+        "split, computed by this evaluation:",
+        "",
+        "| model | accuracy |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {accuracy} |" for name, accuracy in rows]
+    if baseline is not None:
+        lines.append(f"| bag-of-words logistic regression | {baseline} |")
+    return "\n".join(lines) + "\n"
+
+
+#: What `evaluate` reports as the headline number, and its direction.
+PRIMARY_METRIC = ("accuracy", "max")
+#: `rnnzoo evaluate` also records the accuracy on this fixed sample of the split; CI re-checks it.
+SAMPLE_SIZE = 500

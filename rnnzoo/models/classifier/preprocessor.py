@@ -1,0 +1,131 @@
+"""Raw text -> the classifier backbone's token ids (TensorFlow side)."""
+
+import keras
+import tensorflow as tf
+
+from rnnzoo.text.tokenize import tf_tokenize
+from rnnzoo.text.vectorizers import LabelLookup, TokenLookup
+
+TRUNCATIONS = ("head", "tail", "head_tail")
+OOV_ID = 1
+
+
+def tokenize_texts(strings):
+    """Standardize and tokenize a `(batch,)` string tensor: the classifier's one text pipeline.
+
+    HTML line breaks (`<br />`, as in IMDB) become spaces, text is lower-cased
+    (Unicode-aware) and split by `rnnzoo.text.tokenize` rules.
+
+    Returns:
+        A `tf.RaggedTensor` of tokens, `(batch, None)`.
+    """
+    strings = tf.strings.regex_replace(strings, r"<[bB][rR]\s*/?>", " ")
+    strings = tf.strings.lower(strings, encoding="utf-8")
+    return tf_tokenize(strings)
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class ClassifierPreprocessor(keras.layers.Layer):
+    """Holds a text classifier's vocabulary and label names; maps raw strings to token ids.
+
+    Texts longer than `max_length` tokens are truncated (keeping the first,
+    the last, or the first half and last half of `max_length` tokens), so a
+    100,000-character review costs no more than a `max_length`-token one. A
+    text without any token (empty or whitespace) becomes a single OOV token,
+    so the model still returns a (near-prior) prediction for it.
+
+    Args:
+        word_lookup: a `TokenLookup` (its words are lower-cased).
+        label_lookup: a `LabelLookup` (the class names, in head order).
+        max_length: tokens kept per text.
+        truncate: `"head" | "tail" | "head_tail"`: which tokens a long text keeps.
+
+    Call arguments:
+        strings: `(batch,)` string tensor of raw texts.
+
+    Returns:
+        A ragged int32 tensor `(batch, None)` of token ids (1 = OOV), each row
+        1 to `max_length` long.
+
+    Example:
+    >>> p = make_preprocessor(["good", "film"], ["negative", "positive"], max_length=3)
+    >>> p(tf.constant(["A good film!", ""])).to_list()
+    [[1, 2, 3], [1]]
+    """
+
+    def __init__(self, word_lookup, label_lookup, max_length=400, truncate="head", **kwargs):
+        super().__init__(**kwargs)
+        if truncate not in TRUNCATIONS:
+            raise ValueError(f"truncate must be one of {list(TRUNCATIONS)}, got {truncate!r}.")
+        if int(max_length) < 1:
+            raise ValueError(f"max_length must be a positive number of tokens, got {max_length}.")
+        self.word_lookup = word_lookup
+        self.label_lookup = label_lookup
+        self.max_length = int(max_length)
+        self.truncate = truncate
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    @property
+    def labels(self):
+        return list(self.label_lookup.labels)
+
+    def tokenize(self, strings):
+        """`(batch,)` strings -> ragged tokens (before truncation)."""
+        return tokenize_texts(strings)
+
+    def call(self, strings):
+        ids = tf.cast(self.word_lookup(self.tokenize(strings)), "int32")
+        lengths = ids.row_lengths()
+        positions = tf.ragged.range(lengths)
+        n = tf.cast(self.max_length, lengths.dtype)
+        if self.truncate == "head":
+            keep = positions < n
+        elif self.truncate == "tail":
+            keep = positions >= lengths[:, None] - n
+        else:
+            # Rows of <= max_length tokens satisfy one of the two tests at every position.
+            head = n // 2
+            keep = (positions < head) | (positions >= lengths[:, None] - (n - head))
+        ids = tf.ragged.boolean_mask(ids, keep)
+        # Empty texts get one OOV token so every row has a defined state.
+        filler = tf.RaggedTensor.from_row_lengths(
+            tf.fill([tf.reduce_sum(tf.cast(lengths == 0, "int64"))], OOV_ID),
+            tf.cast(lengths == 0, "int64"),
+        )
+        return tf.concat([ids, tf.cast(filler, "int32")], axis=1)
+
+    def dense(self, strings):
+        """`(batch,)` strings -> `(batch, time)` int32 ids, right-padded with 0."""
+        return self(strings).to_tensor(default_value=0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "word_lookup": keras.saving.serialize_keras_object(self.word_lookup),
+                "label_lookup": keras.saving.serialize_keras_object(self.label_lookup),
+                "max_length": self.max_length,
+                "truncate": self.truncate,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("word_lookup", "label_lookup"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
+def make_preprocessor(word_vocabulary, labels, max_length=400, truncate="head"):
+    """Build a `ClassifierPreprocessor` from a word list (without padding/OOV) and label names."""
+    return ClassifierPreprocessor(
+        TokenLookup(word_vocabulary, lowercase=False, name="word_lookup"),
+        LabelLookup(labels, name="label_lookup"),
+        max_length=max_length,
+        truncate=truncate,
+        name="classifier_preprocessor",
+    )

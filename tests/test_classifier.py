@@ -1,0 +1,225 @@
+"""The many-to-one text classifier family: pooling, preprocessing, fit/predict, fine-tune, export, presets."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import keras  # noqa: E402
+
+import rnnzoo  # noqa: E402
+from rnnzoo.config import load_config  # noqa: E402
+from rnnzoo.data.paths import data_root  # noqa: E402
+from rnnzoo.models.classifier import ClassifierBackbone, MaskedPooling, TextClassifier  # noqa: E402
+from rnnzoo.models.classifier import family  # noqa: E402
+from rnnzoo.models.classifier.preprocessor import make_preprocessor  # noqa: E402
+
+POSITIVE = ["a good film", "great acting , loved it", "wonderful and moving", "good fun", "loved the music"]
+NEGATIVE = ["terrible plot", "boring and bad", "awful acting", "bad , bad film", "hated the ending"]
+TEXTS = POSITIVE + NEGATIVE
+LABELS = ["positive"] * 5 + ["negative"] * 5
+
+
+def tiny_config(**architecture):
+    values = {
+        "name": "tiny_classifier",
+        "family": "classifier",
+        "architecture": {
+            "cell": "gru",
+            "units": 8,
+            "embedding_dim": 8,
+            "dropout": 0.0,
+            "head": "binary",
+            "pooling": "max_mean",
+            **architecture,
+        },
+        "data": {"reader": "csv", "labels": ["negative", "positive"], "max_length": 12},
+        "training": {"epochs": 1, "batch_size": 4, "learning_rate": 0.01},
+    }
+    return load_config(values)
+
+
+def tiny_classifier(**architecture):
+    keras.utils.set_random_seed(0)
+    config = tiny_config(**architecture)
+    labels = LABELS if architecture.get("head") != "multilabel" else [[label] for label in LABELS]
+    clf = family.build(config, {"train": (TEXTS, labels)})
+    clf.compile(optimizer=keras.optimizers.Adam(0.01))
+    clf.zoo_config = config
+    return clf
+
+
+@pytest.fixture(scope="module")
+def trained():
+    clf = tiny_classifier()
+    clf.fit(TEXTS * 4, LABELS * 4, epochs=3, verbose=0)
+    return clf
+
+
+# ---------------------------------------------------------------- layers
+def test_masked_pooling_matches_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 5, 4)).astype("float32")
+    lengths = np.array([5, 2, 0])
+    mask = np.arange(5)[None, :] < lengths[:, None]
+    out = np.asarray(MaskedPooling("max_mean")(x, mask=mask))
+    for row, n in enumerate(lengths):
+        expected = np.concatenate([x[row, :n].max(0), x[row, :n].mean(0)]) if n else np.zeros(8)
+        np.testing.assert_allclose(out[row], expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell,pooling", [("lstm", "last"), ("gru", "max"), ("vanilla", "mean")])
+def test_backbone_ignores_padding(cell, pooling):
+    keras.utils.set_random_seed(1)
+    backbone = ClassifierBackbone(20, embedding_dim=4, cell=cell, units=3, pooling=pooling, dropout=0.0)
+    alone = np.asarray(backbone(np.array([[5, 6, 7]], "int32")))
+    padded = np.asarray(backbone(np.array([[5, 6, 7, 0, 0], [8, 0, 0, 0, 0]], "int32")))
+    assert alone.shape == (1, 6)
+    np.testing.assert_allclose(padded[:1], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_preprocessor_truncation_and_empty_texts():
+    words = [str(i) for i in range(10)]
+    text = " ".join(words)  # ids 2..11
+    for truncate, expected in (("head", [2, 3, 4, 5]), ("tail", [8, 9, 10, 11]), ("head_tail", [2, 3, 10, 11])):
+        p = make_preprocessor(words, ["a", "b"], max_length=4, truncate=truncate)
+        assert p(tf.constant([text, "", "  \n", "1 2"])).to_list() == [expected, [1], [1], [3, 4]]
+
+
+# ---------------------------------------------------------------- task
+def test_fit_and_predict_format(trained):
+    out = trained.predict(["A good film!", "boring and bad", "never seen words"])
+    assert [sorted(r) for r in out] == [["label", "score"]] * 3
+    assert all(r["label"] in ("negative", "positive") and 0.5 <= r["score"] <= 1.0 for r in out)
+    assert trained.predict("a good film")["label"] == out[0]["label"]
+    probabilities = trained.predict_proba(TEXTS)
+    np.testing.assert_allclose(probabilities.sum(1), 1.0, rtol=1e-6)
+    # Three epochs on ten distinct texts are enough to fit them.
+    assert trained.score(TEXTS, LABELS)["accuracy"] >= 90.0
+
+
+def test_bucketed_dataset_pads_per_batch(trained):
+    texts = ["good"] * 8 + [" ".join(["bad"] * 11)] * 8
+    lengths = [x.shape[1] for x, _ in trained.make_dataset(texts, ["positive"] * 16, batch_size=4, training=True)]
+    assert sorted(lengths) == [1, 1, 11, 11]
+
+
+def test_bad_inputs(trained):
+    with pytest.raises(ValueError, match="text 1 is int"):
+        trained.predict(["fine", 3])
+    with pytest.raises(ValueError, match="text 0 is NoneType"):
+        trained.fit([None], ["positive"], verbose=0)
+    with pytest.raises(ValueError, match=r"'neutral'.*with_labels"):
+        trained.fit(["fine"], ["neutral"], verbose=0)
+    with pytest.raises(ValueError, match="2 texts but 1 labels"):
+        trained.fit(["fine", "ok"], ["positive"], verbose=0)
+    with pytest.raises(ValueError, match="exactly 2 labels"):
+        TextClassifier(trained.backbone, make_preprocessor(["a"], ["x", "y", "z"]), head="binary")
+    # Empty, whitespace and huge texts give ordinary predictions; the huge one is truncated.
+    huge = "good " * 20_000  # 100,000 characters
+    out = trained.predict(["", "   \n\t", huge])
+    assert all(r["label"] in ("negative", "positive") for r in out)
+    assert trained.preprocessor(tf.constant([huge])).row_lengths().numpy().tolist() == [12]
+
+
+@pytest.mark.slow
+def test_with_labels_finetune_and_reload(trained, tmp_path):
+    from rnnzoo.zoo import save_artifact
+
+    three = trained.with_labels(["negative", "neutral", "positive"])
+    assert three.head == "multiclass" and three.backbone is trained.backbone
+    three.compile(optimizer=keras.optimizers.Adam(0.01))
+    history = three.fit(TEXTS + ["it was fine", "okay I guess"], LABELS + ["neutral"] * 2, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    before = three.predict_proba(TEXTS)
+    assert before.shape == (10, 3)
+    save_artifact(three, trained.zoo_config, str(tmp_path / "three"))
+    loaded = rnnzoo.load(str(tmp_path / "three"))
+    assert isinstance(loaded, TextClassifier) and loaded.labels == ["negative", "neutral", "positive"]
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), before, rtol=1e-5, atol=1e-6)
+    with open(tmp_path / "three" / "vocabularies" / "labels.txt") as f:
+        assert f.read().split() == ["negative", "neutral", "positive"]
+
+
+@pytest.mark.slow
+def test_multilabel_head():
+    clf = tiny_classifier(head="multilabel")
+    labels = [["good", "film"] if "film" in t else ["good"] for t in POSITIVE] + [["bad"]] * 5
+    clf = clf.with_labels(["bad", "film", "good"])
+    clf.compile(optimizer=keras.optimizers.Adam(0.02))
+    clf.fit(TEXTS * 4, labels * 4, epochs=4, verbose=0)
+    out = clf.predict(["a good film", "boring"])
+    assert all(isinstance(r, list) for r in out)
+    assert all(set(d) == {"label", "score"} and d["score"] >= 0.5 for r in out for d in r)
+    assert set(clf.score(TEXTS, labels)) == {"accuracy", "micro_f1", "examples"}
+
+
+@pytest.mark.slow
+def test_export_runs_in_a_fresh_process(trained, tmp_path):
+    path = str(tmp_path / "exported")
+    trained.export(path, verbose=False)
+    texts = ["A good film!", "boring and bad", "", "never seen words " * 300]
+    script = (
+        "import json, sys, tensorflow as tf\n"
+        "m = tf.saved_model.load(sys.argv[1])\n"
+        "out = m.signatures['serving_default'](text=tf.constant(json.loads(sys.argv[2])))\n"
+        "print(json.dumps({k: v.numpy().tolist() for k, v in out.items()}, default=lambda b: b.decode()))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, path, json.dumps(texts)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(served["probabilities"], trained.predict_proba(texts), rtol=1e-5, atol=1e-6)
+    assert served["labels"] == ["negative", "positive"]
+    assert served["label"] == [r["label"] for r in trained.predict(texts)]
+
+
+# ---------------------------------------------------------------- data
+def test_read_table_csv_and_tsv(tmp_path):
+    csv_path = tmp_path / "reviews.csv"
+    csv_path.write_text('id,label,text\n1,1,"Great, really ""great"" film"\n2,0,awful\n')
+    tsv_path = tmp_path / "train.tsv"
+    tsv_path.write_text('sentence\tlabel\n"quoted" start\t1\nplain\t0\n')
+    config = tiny_config()
+    config.data.root = str(tmp_path)
+    config.data.train = "reviews.csv"
+    assert family.load_data(config)["train"] == (['Great, really "great" film', "awful"], ["positive", "negative"])
+    config.data.reader, config.data.train = "tsv", "train.tsv"
+    assert family.load_data(config)["train"] == (['"quoted" start', "plain"], ["positive", "negative"])
+    config.data.text_column = "review"
+    with pytest.raises(ValueError, match="data.text_column"):
+        family.load_data(config)
+
+
+# ---------------------------------------------------------------- shipped presets
+SHIPPED = ("bilstm_imdb", "bigru_sst2", "vanilla_rnn_sst2")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_accuracy_on_a_fixed_sample(name):
+    """The shipped model reproduces, on the fixed 500-example sample, what `rnnzoo evaluate` recorded."""
+    from rnnzoo.evaluation import sample_split
+    from rnnzoo.zoo import models_dir, read_metrics
+
+    directory = os.path.join(models_dir(), name)
+    if not os.path.exists(os.path.join(directory, "metrics.json")):
+        pytest.skip(f"{directory} has no trained, evaluated artifact (train it, then run `rnnzoo evaluate {name}`).")
+    metrics = read_metrics(name)
+    clf = rnnzoo.load(name)
+    root = os.path.join(data_root(), clf.zoo_config.data.root)
+    if not os.path.isdir(root):
+        pytest.skip(f"dataset folder {root} is absent (set RNNZOO_DATA).")
+    data = family.load_data(clf.zoo_config)
+    assert metrics["examples"] == len(data[metrics["split"]][0])
+    assert metrics["sample"]["size"] == family.SAMPLE_SIZE == 500
+    result = family.evaluate(clf, sample_split(data, metrics["split"], family.SAMPLE_SIZE), split=metrics["split"])
+    assert result["examples"] == 500
+    assert abs(result["accuracy"] - metrics["sample"]["accuracy"]) <= 1.5, (result["accuracy"], metrics["sample"])
