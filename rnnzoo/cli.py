@@ -90,6 +90,9 @@ def cmd_train(args):
         output_dir=args.output_dir,
         overrides=_overrides(args.set),
         verbose=1 if sys.stdout.isatty() else 2,
+        run_dir=args.run_dir,
+        loop=args.loop,
+        tpu=args.tpu,
     )
 
 
@@ -120,6 +123,9 @@ def cmd_tune(args):
         max_trials=args.max_trials,
         directory=args.directory,
         overrides=_overrides(args.set),
+        overwrite=args.overwrite,
+        best_config_path=args.best_config,
+        verbose=1,
     )
     print(best.to_yaml() if hasattr(best, "to_yaml") else best)
 
@@ -159,6 +165,9 @@ def build_parser():
         "--strategy", default="auto", choices=["auto", "one_device", "mirrored", "multi_worker", "tpu"]
     )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. training.epochs=1")
+    p.add_argument("--run-dir", help="checkpoints, TensorBoard logs and params.yaml; a rerun resumes from it")
+    p.add_argument("--loop", choices=["auto", "fit", "custom"], help="Keras fit or the custom distributed loop")
+    p.add_argument("--tpu", help="TPU name/address for --strategy tpu (default: the environment's)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a shipped model on its test split; writes metrics.json + MODEL_CARD.md")
@@ -177,8 +186,10 @@ def build_parser():
     p.add_argument("config")
     p.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"])
     p.add_argument("--max-trials", type=int, default=10)
-    p.add_argument("--directory", default="runs/tuning")
+    p.add_argument("--directory", default="runs/tuning", help="results folder; an existing search resumes")
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--overwrite", action="store_true", help="start the search afresh")
+    p.add_argument("--best-config", help="where to write the best config as YAML")
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser(

@@ -45,6 +45,11 @@ def test_two_workers_train_identically_and_match_single_worker(tmp_path):
     from rnnzoo.zoo import verify_checksums
 
     verify_checksums(str(artifact))
+    import rnnzoo
+
+    loaded = rnnzoo.load(str(artifact))
+    np.testing.assert_array_equal(loaded.get_weights()[0], w0[keys[0]])
+    assert len(loaded.predict("Pankaj lives in Munich")["tags"]) == 4
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
     # Single worker, same global batch (16), same custom loop: the same training.

@@ -181,9 +181,10 @@ def _copy_into(reference, ours, x):
     ],
     ids=["last", "sequences", "state", "seq_state_backwards", "backwards", "relu"],
 )
-def test_equals_simple_rnn(kwargs):
+@pytest.mark.parametrize("hoist_inputs", [False, True], ids=["in_loop", "hoisted"])
+def test_equals_simple_rnn(kwargs, hoist_inputs):
     x = _data(4)
-    ours = VanillaRNN(H, bias_initializer="random_normal", **kwargs)
+    ours = VanillaRNN(H, bias_initializer="random_normal", hoist_inputs=hoist_inputs, **kwargs)
     ref = keras.layers.SimpleRNN(H, **kwargs)
     _copy_into(ref, ours, x)
     for a, b in zip(keras.tree.flatten(ours(x)), keras.tree.flatten(ref(x))):
@@ -422,3 +423,18 @@ def test_core_under_jax():
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
+
+
+def test_hoisted_masked_dropout_and_round_trip():
+    """The hoisted loop keeps masking, training-only dropout and its config flag."""
+    x = _data(3)
+    mask = np.array([[1] * 6, [1] * 4 + [0] * 2, [1] * 2 + [0] * 4], bool)[:, : x.shape[1]]
+    layer = VanillaRNN(H, hoist_inputs=True, dropout=0.5)
+    plain = VanillaRNN(H, hoist_inputs=False, dropout=0.5)
+    layer(x)
+    plain(x)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(_numpy(layer(x, mask=mask)), _numpy(plain(x, mask=mask)), atol=1e-5)
+    assert not np.allclose(_numpy(layer(x, training=True)), _numpy(layer(x)))
+    clone = VanillaRNN.from_config(layer.get_config())
+    assert clone.hoist_inputs is True

@@ -240,16 +240,21 @@ class VanillaRNN(keras.layers.RNN):
     inputs the backend would reject opaquely (wrong rank or dtype, unknown
     feature size, zero time steps). Backend-agnostic (`keras.ops`).
 
-    W_x x_t + b is computed inside the loop, one step at a time. Hoisting it out
-    of the loop (one (batch*time, in) x (in, units) matmul) was measured slower:
-    ~20% more CPU per training step on TensorFlow (presumably because the loop
-    input then needs a gradient, accumulated step by step in a TensorArray) and no
-    faster on JAX (benchmarks/bench_vanilla_rnn.py, benchmarks/RESULTS.md).
+    Two loop bodies: by default W_x x_t + b is computed inside the loop, one step
+    at a time. With `hoist_inputs=True` it is computed for all time steps in one
+    (batch*time, in) x (in, units) matmul before the loop, so only W_h h_{t-1}
+    stays inside. Measured on a 2-core CPU with TensorFlow, the hoisted loop costs
+    ~20% more CPU per training step (the loop input then needs a gradient,
+    accumulated step by step in a TensorArray) and is no faster on JAX's CPU
+    (benchmarks/bench_vanilla_rnn.py, benchmarks/RESULTS.md), so it is opt-in: it
+    is the layout that favours accelerators, where one large matmul beats `time`
+    small ones.
 
     Args:
         units: size of the hidden state.
         return_sequences, return_state, go_backwards, stateful, unroll: as in
             `keras.layers.RNN`.
+        hoist_inputs: project all time steps' inputs before the loop.
         **kwargs: every `VanillaRNNCell` argument (activation, dropout, ...),
             and the usual layer arguments (name, dtype, ...).
 
@@ -285,8 +290,10 @@ class VanillaRNN(keras.layers.RNN):
         go_backwards=False,
         stateful=False,
         unroll=False,
+        hoist_inputs=False,
         **kwargs,
     ):
+        self.hoist_inputs = bool(hoist_inputs)
         cell_kwargs = {k: kwargs.pop(k) for k in self._CELL_ARGS if k in kwargs}
         cell = VanillaRNNCell(
             units,
@@ -316,12 +323,18 @@ class VanillaRNN(keras.layers.RNN):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
+        if self.hoist_inputs:
+            sequences = cell.project_inputs(sequences, training=training)  # (batch, time, units)
 
-        # The projection stays in the step (see the class docstring for why);
-        # calling the two halves directly skips Layer.__call__ per step.
-        def step(x_t, states):
-            h = cell.recur(cell.project_inputs(x_t, training=training), states[0], training=training)
-            return h, [h]
+            def step(projected_t, states):
+                h = cell.recur(projected_t, states[0], training=training)
+                return h, [h]
+
+        else:
+            # Calling the two halves directly skips Layer.__call__ per step.
+            def step(x_t, states):
+                h = cell.recur(cell.project_inputs(x_t, training=training), states[0], training=training)
+                return h, [h]
 
         return _backend.rnn(
             step,
@@ -341,6 +354,7 @@ class VanillaRNN(keras.layers.RNN):
         for key in self._CELL_ARGS:
             config[key] = cell_config[key]
         config["units"] = self.units
+        config["hoist_inputs"] = self.hoist_inputs
         return config
 
     @classmethod

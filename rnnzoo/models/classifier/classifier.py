@@ -1,7 +1,5 @@
 """`TextClassifier`: raw texts in, a label and its probability out (many-to-one)."""
 
-import os
-
 import keras
 import numpy as np
 from keras import layers, ops
@@ -386,12 +384,19 @@ class TextClassifier(Task):
         float32), `label` (`(batch,)` string: the most probable label) and
         `labels` (`(num_labels,)` string: the column names of
         `probabilities`). Tokenization, truncation and the vocabulary are
-        inside the graph. Load it with `tf.saved_model.load(filepath)`.
+        inside the graph. Written atomically; load it with
+        `tf.saved_model.load(filepath)`.
+
+        Returns:
+            The absolute path written.
         """
         if format != "tf_saved_model":
             raise ValueError(f"TextClassifier.export writes format='tf_saved_model' only, got {format!r}.")
         import tensorflow as tf
 
+        from rnnzoo.export import _require_tensorflow_backend, write_archive
+
+        _require_tensorflow_backend("TextClassifier.export")
         archive = keras.export.ExportArchive()
         archive.track(self)
         # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
@@ -414,9 +419,7 @@ class TextClassifier(Task):
             }
 
         archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        os.makedirs(os.path.dirname(os.path.abspath(filepath)), exist_ok=True)
-        archive.write_out(os.fspath(filepath), verbose=verbose)
-        return filepath
+        return write_archive(archive, filepath, verbose=verbose)
 
     def vocabularies(self):
         """Readable copies written next to the artifact."""
