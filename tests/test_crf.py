@@ -71,3 +71,20 @@ def test_crf_layer_checks_num_tags():
     crf = CRF(4)
     with pytest.raises(ValueError, match="4 tags"):
         crf(np.zeros((1, 2, 3), "float32"))
+
+
+def test_single_step_sequences():
+    """Length-1 batches (one-word sentences) decode and score like enumeration."""
+    rng = np.random.default_rng(5)
+    e = rng.normal(size=(2, 1, 3)).astype("float32")
+    trans = rng.normal(size=(3, 3)).astype("float32")
+    start, end = rng.normal(size=3).astype("float32"), rng.normal(size=3).astype("float32")
+    mask = np.ones((2, 1), bool)
+    tags, scores = crf_decode(e, mask, trans, start, end)
+    assert np.asarray(tags).shape == (2, 1)
+    for b in range(2):
+        expected = np.argmax(start + e[b, 0] + end)
+        assert int(np.asarray(tags)[b, 0]) == expected
+    ll = np.asarray(crf_log_likelihood(e, np.zeros((2, 1), "int32"), mask, trans, start, end))
+    logits = start + e[:, 0] + end
+    np.testing.assert_allclose(ll, logits[:, 0] - np.log(np.exp(logits).sum(-1)), rtol=1e-5)

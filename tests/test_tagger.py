@@ -49,6 +49,8 @@ def test_predict_offsets_and_pretokenized_input(tiny_tagger):
 
 def test_bad_and_odd_inputs(tiny_tagger):
     task, _ = tiny_tagger
+    assert task.predict("Munich")["tags"] in (["B-LOC"], ["O"], ["B-PER"], ["B-ORG"], ["B-MISC"])
+    assert len(task.predict(["Munich"], batch_size=1)[0]["tags"]) == 1
     results = task.predict(["", "   ", "Munich 😀 東京 Москва", "Pankaj lives in Munich"])
     assert results[0] == results[1] == {"tokens": [], "tags": [], "entities": []}
     assert len(results[2]["tags"]) == 4
@@ -184,3 +186,16 @@ def test_with_vocabulary_adds_words_and_keeps_everything_else(tiny_tagger):
     np.testing.assert_allclose(matrix[-1], 0.5)
     sentences = [["Maria", "works", "for", "Google"], ["Pankaj", "lives", "in", "Munich", "."]]
     assert [r["tags"] for r in extended.predict(sentences)] == [r["tags"] for r in task.predict(sentences)]
+
+
+def test_numpy_vectorization_matches_the_tensorflow_preprocessor(tiny_tagger):
+    import tensorflow as tf
+
+    task, _ = tiny_tagger
+    sentences = [["Pankaj", "ÉMILE", "Straße", "UNSEEN", "x" * 40], ["😀", "東京"], ["Munich"]]
+    fast = task.preprocessor.vectorize_numpy(sentences)
+    width = max(len(s) for s in sentences)
+    padded = tf.constant([s + [""] * (width - len(s)) for s in sentences])
+    reference = task.preprocessor(padded)
+    for key in ("token_ids", "char_ids"):
+        np.testing.assert_array_equal(fast[key], reference[key].numpy())

@@ -34,6 +34,16 @@ def _prepare_mask(mask, emissions):
     return ops.cast(mask, "bool")
 
 
+def _append_padding_step(emissions, mask):
+    """One extra masked step, so the scans over steps 1.. never run on an empty sequence.
+
+    (Keras' TensorFlow scan cannot stack zero outputs of unknown batch size; a masked
+    step changes no score.)
+    """
+    pad = ops.zeros_like(emissions[:, :1, :])
+    return ops.concatenate([emissions, pad], axis=1), ops.concatenate([mask, ops.zeros_like(mask[:, :1])], axis=1)
+
+
 def crf_log_likelihood(emissions, tags, mask, transitions, start_transitions, end_transitions):
     """log p(tags | emissions) for each sequence of the batch.
 
@@ -49,7 +59,9 @@ def crf_log_likelihood(emissions, tags, mask, transitions, start_transitions, en
     """
     emissions = ops.cast(emissions, "float32")
     mask = _prepare_mask(mask, emissions)
+    emissions, mask = _append_padding_step(emissions, mask)
     tags = ops.cast(tags, "int32")
+    tags = ops.concatenate([tags, ops.zeros_like(tags[:, :1])], axis=1)
     num_tags = ops.shape(emissions)[-1]
     maskf = ops.cast(mask, "float32")
     lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
@@ -97,6 +109,8 @@ def crf_decode(emissions, mask, transitions, start_transitions, end_transitions)
     """
     emissions = ops.cast(emissions, "float32")
     mask = _prepare_mask(mask, emissions)
+    steps = ops.shape(emissions)[1]
+    emissions, mask = _append_padding_step(emissions, mask)
     num_tags = ops.shape(emissions)[-1]
     identity = ops.arange(num_tags, dtype="int32")
     delta0 = start_transitions[None, :] + emissions[:, 0, :]
@@ -124,7 +138,7 @@ def crf_decode(emissions, mask, transitions, start_transitions, end_transitions)
     first, later = ops.scan(backtrack_step, best_last, backpointers, reverse=True)
     # `later` holds tags 1..T-1 (time-major); `first` is tag 0.
     tags = ops.concatenate([first[:, None], _time_major(later)], axis=1)
-    return tags, best_score
+    return tags[:, :steps], best_score
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")

@@ -1,10 +1,14 @@
 """Raw text / tokens -> the tagger backbone's tensors (TensorFlow side)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
 from rnnzoo.text.vectorizers import CharLookup, LabelLookup, TokenLookup
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -47,6 +51,35 @@ class TaggerPreprocessor(keras.layers.Layer):
             "token_ids": tf.cast(self.word_lookup(tokens), "int32"),
             "char_ids": tf.cast(self.char_lookup(tokens), "int32"),
         }
+
+    def vectorize_numpy(self, token_lists):
+        """The same ids as `call`, computed with NumPy and cached dicts.
+
+        `predict` uses it: for a handful of sentences, eager TensorFlow string ops
+        cost more than the lookups themselves. Lower-casing matches
+        `tf.strings.lower` (ASCII letters only), characters are code points.
+        """
+        cache = self.__dict__.get("__numpy_tables")
+        if cache is None:
+            words = self.word_lookup.get_vocabulary()
+            chars = self.char_lookup.get_vocabulary()
+            cache = (
+                {w: i for i, w in enumerate(words) if i > 0},
+                {c: i for i, c in enumerate(chars) if i > 0},
+            )
+            self.__dict__["__numpy_tables"] = cache
+        word_index, char_index = cache
+        lower = self.word_lookup.lowercase
+        max_chars = self.max_chars
+        width = max(1, max((len(t) for t in token_lists), default=1))
+        token_ids = np.zeros((len(token_lists), width), "int32")
+        char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
+        for i, tokens in enumerate(token_lists):
+            for j, token in enumerate(tokens):
+                key = token.translate(_ASCII_LOWER) if lower else token
+                token_ids[i, j] = word_index.get(key, 1)
+                char_ids[i, j, : min(len(token), max_chars)] = [char_index.get(c, 1) for c in token[:max_chars]]
+        return {"token_ids": token_ids, "char_ids": char_ids}
 
     def encode_labels(self, tags):
         """`(batch, time)` string tags (ragged or padded with a valid tag) -> int32 ids."""

@@ -275,12 +275,8 @@ class BidirectionalTagger(Task):
 
     def vectorize_tokens(self, token_lists):
         """Token lists -> padded feature arrays (NumPy) for the backbone."""
-        import tensorflow as tf
-
-        longest = max(1, max(len(t) for t in token_lists))
-        padded = [list(t) + [""] * (longest - len(t)) for t in token_lists]
-        features = self.preprocessor(tf.constant(padded, dtype=tf.string))
-        return {k: v.numpy() for k, v in features.items()}
+        self._require_preprocessor()
+        return self.preprocessor.vectorize_numpy(token_lists)
 
     # ------------------------------------------------------------- scoring
     def score(self, x, y=None, batch_size=None):
