@@ -199,12 +199,10 @@ def main(argv=None):
         train_tokens = sum(int(b[2].sum()) for b in batches)
         tagger.compile(optimizer=keras.optimizers.Nadam(1e-4, clipnorm=5.0))
         tagger.train_on_batch(*batches[0][:2])  # compile the step
-        labels = {t: i for i, t in enumerate(tagger.labels)}
         torch_batches = []
         for x, y, w in batches:
-            t_ids, c_ids = torch.from_numpy(x["token_ids"]).long(), torch.from_numpy(x["char_ids"]).long()
+            t_ids, c_ids = torch.tensor(x["token_ids"]).long(), torch.tensor(x["char_ids"]).long()
             torch_batches.append((t_ids, c_ids, torch.from_numpy(w.sum(1).astype("int64")), torch.from_numpy(y).long()))
-        del labels
         opt = torch.optim.NAdam(twin.parameters(), lr=1e-4)
         twin.train()
 

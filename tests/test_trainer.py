@@ -89,3 +89,22 @@ def test_fit_and_custom_loop_agree_on_one_device(tmp_path):
     assert fit[1] < fit[0] and custom[1] < custom[0]
     assert abs(fit[0] - custom[0]) / fit[0] < 0.2  # different shuffles, same loss
     assert os.environ.get("TF_CONFIG") is None
+
+
+@pytest.mark.slow
+def test_custom_loop_runs_the_same_validation_and_early_stopping_callbacks(tmp_path):
+    """The multi-worker loop reports the family's validation score and honours early stopping like fit."""
+    from rnnzoo.training.trainer import train
+
+    config = tiny_tagger_config(tmp_path / "data", train_sentences=16, epochs=4, validation=True)
+    config["training"]["early_stopping"] = {"monitor": "val_f1", "mode": "max", "patience": 1}
+    task = train(config, loop="custom", verbose=0)
+    history = task.history.history
+    assert "val_f1" in history and len(history["val_f1"]) == len(history["loss"]) >= 2
+    assert all(0.0 <= v <= 100.0 for v in history["val_f1"])
+    best = max(history["val_f1"])
+    # ValidationScore restores the best epoch's weights at the end of training.
+    from rnnzoo.data.conll import read_conll
+
+    x, y = read_conll(str(tmp_path / "data" / "valid.txt"))
+    assert task.score(x, y)["f1"] == pytest.approx(best, abs=1e-6)

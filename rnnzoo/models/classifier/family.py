@@ -14,6 +14,7 @@ import gzip
 import random
 
 from rnnzoo.data.paths import dataset_path
+from rnnzoo.models import hooks
 
 READERS = {"csv": ",", "tsv": "\t"}
 TEXT_COLUMNS = ("text", "sentence", "review")
@@ -156,19 +157,12 @@ def build(config, data):
     )
 
 
-def train_dataset(task, data, config):
-    x, y = data["train"]
-    return task.make_dataset(x, y, batch_size=config.training.batch_size, training=True)
+train_dataset = hooks.train_dataset
 
 
 def validation_callbacks(task, data, config):
     """Accuracy on the validation split after each epoch, logged as `val_accuracy`."""
-    if "validation" not in data:
-        return []
-    from rnnzoo.training.callbacks import ValidationScore
-
-    x, y = data["validation"]
-    return [ValidationScore(lambda model: model.score(x, y)["accuracy"], name="val_accuracy")]
+    return hooks.validation_callbacks(data, "accuracy")
 
 
 def sample(texts, labels, limit, seed=SAMPLE_SEED):

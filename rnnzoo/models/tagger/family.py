@@ -4,6 +4,7 @@ import collections
 
 from rnnzoo.data.conll import read_conll
 from rnnzoo.data.paths import dataset_path
+from rnnzoo.models import hooks
 
 NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 
@@ -69,19 +70,12 @@ def _labels_in(tag_lists):
     return (["O"] if "O" in seen and "O" not in ordered else []) + ordered + [t for t in seen if t not in ordered and t != "O"]
 
 
-def train_dataset(task, data, config):
-    x, y = data["train"]
-    return task.make_dataset(x, y, batch_size=config.training.batch_size, training=True)
+train_dataset = hooks.train_dataset
 
 
 def validation_callbacks(task, data, config):
     """Entity F1 on the validation split after each epoch, logged as `val_f1`."""
-    if "validation" not in data:
-        return []
-    from rnnzoo.training.callbacks import ValidationScore
-
-    x, y = data["validation"]
-    return [ValidationScore(lambda model: model.score(x, y)["f1"], name="val_f1")]
+    return hooks.validation_callbacks(data, "f1")
 
 
 def evaluate(task, data, split="test", limit=None):
