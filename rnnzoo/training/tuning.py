@@ -206,9 +206,13 @@ def tune(
     else:
         search = _tensorboard_optional(kt.Hyperband)(hypermodel, max_epochs=config.training.epochs, factor=3, **common)
     search.search()
-    best_hp = search.get_best_hyperparameters(1)[0]
-    best = hypermodel.trial_config(best_hp)
-    best_trial = search.oracle.get_best_trials(1)[0]
+    # Ties (common on small validation sets) go to the earliest trial, so a resumed
+    # search reports the same best config as the run that wrote it.
+    ranked = search.oracle.get_best_trials(len(search.oracle.trials))
+    if not ranked:
+        raise ValueError("no tuning trial completed; see the trial logs in " + str(directory))
+    best_trial = min((t for t in ranked if t.score == ranked[0].score), key=lambda t: t.trial_id)
+    best = hypermodel.trial_config(best_trial.hyperparameters)
     path = best_config_path or os.path.join(directory, project_name or config.name, "best_config.yaml")
     write_config(best, path)
     print(f"best trial {best_trial.trial_id}: val_{metric} = {best_trial.score}; config written to {path}")
