@@ -70,8 +70,23 @@ class Task(keras.Model):
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):
-        # Functional config is replaced by the constructor arguments, as in keras-hub.
-        return {"name": self.name, "trainable": self.trainable}
+        # Functional config is replaced by the constructor arguments, as in keras-hub;
+        # subclasses add their own arguments to this.
+        preprocessor = getattr(self, "preprocessor", None)
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "preprocessor": keras.saving.serialize_keras_object(preprocessor) if preprocessor is not None else None,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "preprocessor"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
 
 def _is_dataset(x):

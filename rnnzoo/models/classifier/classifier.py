@@ -430,8 +430,6 @@ class TextClassifier(Task):
         config = super().get_config()
         config.update(
             {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor),
                 "head": self.head,
                 "dense_units": self.dense_units,
                 "dropout": self.dropout,
@@ -439,13 +437,6 @@ class TextClassifier(Task):
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
 
 
 def build_classifier(word_vocabulary, labels, architecture, embeddings=None, max_length=400, truncate="head"):

@@ -400,24 +400,12 @@ class BidirectionalTagger(Task):
         config = super().get_config()
         config.update(
             {
-                "backbone": keras.saving.serialize_keras_object(self.backbone),
-                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor)
-                if self.preprocessor is not None
-                else None,
                 "head": self.head,
                 "dropout": self.dropout,
                 "labels": None if self.preprocessor is not None else self.labels,
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if config.get("preprocessor") is not None:
-            config["preprocessor"] = keras.saving.deserialize_keras_object(config["preprocessor"])
-        return cls(**config)
 
 
 class _Decode(layers.Layer):
