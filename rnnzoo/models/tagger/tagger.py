@@ -294,7 +294,8 @@ class BidirectionalTagger(Task):
         sentences, gold = self._as_token_lists(x, y)
         if gold is None:
             raise ValueError("score needs gold tags (y).")
-        predicted = [r["tags"] for r in self.predict(sentences, batch_size=batch_size)]
+        # verbose=1: a progress bar when stderr is a terminal (see rnnzoo.utils.progress).
+        predicted = [r["tags"] for r in self.predict(sentences, batch_size=batch_size, verbose=1)]
         return entity_scores(gold, predicted)
 
     # ------------------------------------------------------------- new tags
