@@ -9,10 +9,7 @@ batches, which is what lets the tests compare them tightly.
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import time
 
 PEOPLE = ["Pankaj", "Angela", "Maria", "John", "Chen", "Fatima", "Lars", "Ana"]
 PLACES = ["Munich", "Paris", "Berlin", "London", "Tokyo", "Lima", "Oslo", "Rome"]
@@ -116,19 +113,6 @@ def family_available(name):
         return False
 
 
-def free_ports(count):
-    """Ports free right now (bound to port 0, then released)."""
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def env_for(tf_config=None, logical_cpus=None):
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -142,28 +126,10 @@ def env_for(tf_config=None, logical_cpus=None):
 
 
 def run_workers(commands_and_envs, timeout):
-    """Start processes, wait for all (killing every one on timeout), return `[(rc, output)]`."""
-    procs = []
-    try:
-        for command, env in commands_and_envs:
-            procs.append(
-                subprocess.Popen(
-                    ["nice", "-n", "10"] + command, env=env, stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, text=True,
-                )
-            )
-        deadline = time.time() + timeout
-        outputs = []
-        for proc in procs:
-            remaining = max(1, deadline - time.time())
-            out, _ = proc.communicate(timeout=remaining)
-            outputs.append((proc.returncode, out))
-        return outputs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    """Start processes (niced), wait for all (killing every one on timeout), return `[(rc, output)]`."""
+    from rnnzoo.training.worker import run_processes
+
+    return run_processes(commands_and_envs, timeout=timeout, nice=10)
 
 
 def worker_command(config_path, *args):

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 
 def main(argv=None):
@@ -100,18 +101,32 @@ def launch_local_workers(num_workers, worker_args, timeout=None, nice=0):
     Returns:
         `[(returncode, output)]` per worker. Every process is gone on return.
     """
+    commands_and_envs = []
+    for i, tf_config in enumerate(local_cluster(num_workers)):
+        env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), PYTHONUNBUFFERED="1")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        command = [sys.executable, "-m", "rnnzoo.training.worker"] + [a.replace("{index}", str(i)) for a in worker_args]
+        commands_and_envs.append((command, env))
+    return run_processes(commands_and_envs, timeout=timeout, nice=nice)
+
+
+def run_processes(commands_and_envs, timeout=None, nice=0):
+    """Start every `(command, env)`, wait for all within one shared `timeout`, return `[(rc, output)]`.
+
+    Every process is gone on return: on a timeout (or any error) the ones still
+    running are killed.
+    """
     procs = []
+    deadline = None if timeout is None else time.time() + timeout
     try:
-        for i, tf_config in enumerate(local_cluster(num_workers)):
-            env = dict(os.environ, TF_CONFIG=json.dumps(tf_config), PYTHONUNBUFFERED="1")
-            env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-            command = [sys.executable, "-m", "rnnzoo.training.worker"] + [a.replace("{index}", str(i)) for a in worker_args]
+        for command, env in commands_and_envs:
             if nice:
-                command = ["nice", "-n", str(nice)] + command
+                command = ["nice", "-n", str(nice)] + list(command)
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         results = []
         for proc in procs:
-            out, _ = proc.communicate(timeout=timeout)
+            remaining = None if deadline is None else max(1, deadline - time.time())
+            out, _ = proc.communicate(timeout=remaining)
             results.append((proc.returncode, out))
         return results
     finally:
@@ -119,7 +134,6 @@ def launch_local_workers(num_workers, worker_args, timeout=None, nice=0):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-
 
 if __name__ == "__main__":
     sys.exit(main())
