@@ -134,8 +134,6 @@ def save_artifact(task, config, directory):
     where a good one was. `metrics.json`/`MODEL_CARD.md` of an earlier artifact
     are dropped: they described other weights.
     """
-    import keras
-
     directory = os.path.abspath(directory)
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
