@@ -44,7 +44,7 @@ class ArchitectureConfig:
 class DataConfig:
     reader: str = "conll"
     root: str = ""  # under $RNNZOO_DATA unless absolute
-    train: str = ""
+    train: typing.Union[str, list] = ""  # a file, or a list of files read one after another
     validation: Optional[str] = None
     test: Optional[str] = None
     labels: Optional[list] = None
@@ -72,6 +72,9 @@ class TrainingConfig:
     momentum: float = 0.0
     clipnorm: Optional[float] = None
     clipvalue: Optional[float] = None
+    # Exponential moving average of the weights (Keras' optimizer `use_ema`): validation scores it,
+    # and the trained model keeps the average. null: off; e.g. 0.999 averages over ~1000 steps.
+    ema_momentum: Optional[float] = None
     batch_size: int = 32
     epochs: int = 10
     max_steps: Optional[int] = None
@@ -202,7 +205,12 @@ def _check_ranges(config):
     for path, value in (("training.clipnorm", t.clipnorm), ("training.clipvalue", t.clipvalue)):
         if value is not None and value <= 0:
             raise ValueError(f"'{path}' must be positive or null, got {value}.")
+    if t.ema_momentum is not None and not 0.0 < t.ema_momentum < 1.0:
+        raise ValueError(f"'training.ema_momentum' must be in (0, 1) or null, got {t.ema_momentum}.")
     d = config.data
+    files_ok = isinstance(d.train, list) and d.train and all(isinstance(n, str) and n for n in d.train)
+    if not (isinstance(d.train, str) or files_ok):
+        raise ValueError(f"'data.train' must be a file name or a non-empty list of file names, got {d.train!r}.")
     for path, value in (("architecture.max_chars", a.max_chars), ("architecture.char_units", a.char_units),
                         ("architecture.char_embedding_dim", a.char_embedding_dim),
                         ("data.max_length", d.max_length), ("training.decay_rate", t.decay_rate)):

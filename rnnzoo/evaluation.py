@@ -7,6 +7,8 @@ import os
 import platform
 import time
 
+from rnnzoo.data.paths import split_files
+
 MODEL_CARD = "MODEL_CARD.md"
 METRICS = "metrics.json"
 SAMPLE_SEED = 2026
@@ -141,7 +143,7 @@ def model_card(config, record, directory, extra=""):
         "",
         "## Data",
         "",
-        f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{d.train}`, validation `{d.validation}`, "
+        f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{' + '.join(split_files(d.train))}`, validation `{d.validation}`, "
         f"test `{d.test}`.",
         "",
         "## Training",

@@ -193,6 +193,8 @@ def test_read_table_csv_and_tsv(tmp_path):
     assert family.load_data(config)["train"] == (['Great, really "great" film', "awful"], ["positive", "negative"])
     config.data.reader, config.data.train = "tsv", "train.tsv"
     assert family.load_data(config)["train"] == (['"quoted" start', "plain"], ["positive", "negative"])
+    config.data.train = ["train.tsv", "train.tsv"]  # a list of files is read one after another
+    assert family.load_data(config)["train"] == (['"quoted" start', "plain"] * 2, ["positive", "negative"] * 2)
     config.data.text_column = "review"
     with pytest.raises(ValueError, match="data.text_column"):
         family.load_data(config)

@@ -120,6 +120,10 @@ def test_bad_choices(section, key, value, hint):
         ("training", "early_stopping", {"patience": -1}, "must be >= 0"),
         ("data", "max_length", 0, "must be positive"),
         ("data", "train_validation_split", 1.5, r"must be in \[0, 1\)"),
+        ("data", "train", [], "non-empty list of file names"),
+        ("data", "train", ["train.txt", 3], "non-empty list of file names"),
+        ("data", "train", 7, "file name or a non-empty list"),
+        ("training", "ema_momentum", 1.0, r"must be in \(0, 1\) or null"),
     ],
 )
 def test_out_of_range(section, key, value, message):

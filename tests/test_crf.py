@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from rnnzoo.layers import CRF, crf_decode, crf_log_likelihood
+from rnnzoo.layers import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
 
 
 def _path_score(e, y, trans, start, end):
@@ -37,11 +37,13 @@ def test_log_likelihood_and_viterbi_match_enumeration(seed):
     ll = np.asarray(crf_log_likelihood(e, gold, mask, trans, start, end))
     decoded, best_scores = crf_decode(e, mask, trans, start, end)
     decoded, best_scores = np.asarray(decoded), np.asarray(best_scores)
+    host = crf_decode_numpy(e, lengths, trans, start, end)
     for b, length in enumerate(lengths):
         scores, best, log_z = _brute_force(e[b], length, trans, start, end)
         y = tuple(int(v) for v in gold[b, :length])
         np.testing.assert_allclose(ll[b], scores[y] - log_z, rtol=1e-4, atol=1e-4)
         assert tuple(decoded[b, :length]) == best
+        assert tuple(host[b, :length]) == best
         np.testing.assert_allclose(best_scores[b], scores[best], rtol=1e-5, atol=1e-5)
 
 
@@ -88,3 +90,21 @@ def test_single_step_sequences():
     ll = np.asarray(crf_log_likelihood(e, np.zeros((2, 1), "int32"), mask, trans, start, end))
     logits = start + e[:, 0] + end
     np.testing.assert_allclose(ll, logits[:, 0] - np.log(np.exp(logits).sum(-1)), rtol=1e-5)
+
+
+def test_numpy_viterbi_equals_the_graph_decoder_on_larger_batches():
+    """The host-side decoder `predict` uses agrees with `crf_decode` (padding included, lengths 1..T)."""
+    rng = np.random.default_rng(11)
+    batch, time, tags = 16, 12, 9
+    e = (3 * rng.normal(size=(batch, time, tags))).astype("float32")
+    lengths = rng.integers(1, time + 1, size=batch)
+    lengths[0] = time
+    crf = CRF(tags)
+    crf(e)
+    crf.set_weights([rng.normal(size=w.shape).astype("float32") for w in crf.get_weights()])
+    mask = np.arange(time)[None, :] < lengths[:, None]
+    graph, _ = crf.decode(e, mask)
+    host = crf.decode_numpy(e, lengths)
+    assert host.dtype == np.int32 and host.shape == (batch, time)
+    np.testing.assert_array_equal(np.asarray(graph)[mask], host[mask])
+    assert crf_decode_numpy(np.zeros((2, 0, tags), "float32"), [0, 0], *crf.get_weights()).shape == (2, 0)

@@ -148,6 +148,28 @@ def test_other_cells_and_heads_train(tiny_tagger_config, cell, bidirectional, he
     task = rnnzoo.train(tiny_tagger_config, overrides=overrides, verbose=0)
     assert task.backbone.cell == cell and task.head == head
     assert len(task.predict("Pankaj lives in Munich")["tags"]) == 4
+    _assert_host_decoding_matches_the_graph(task)
+
+
+def _assert_host_decoding_matches_the_graph(task):
+    """`predict` decodes on the host (NumPy Viterbi); the in-graph decoder gives the same tags and scores."""
+    sentences = [["Pankaj", "lives", "in", "Munich"], ["Maria"], ["A", "B", "C", "D", "E", "F", "G"], ["x", "y"]]
+    results = task.predict(sentences, batch_size=4)
+    graph = task.get_decoder().predict_on_batch(task.vectorize_tokens(sentences))
+    for row, (tokens, result) in enumerate(zip(sentences, results)):
+        n = len(tokens)
+        assert result["tags"] == [task.labels[t] for t in np.asarray(graph["tags"])[row, :n]]
+        entity_scores = [e["score"] for e in result["entities"]]
+        assert all(0.0 <= score <= 1.0 for score in entity_scores)
+    tags, confidence = task._decode_on_host(task.vectorize_tokens(sentences), [len(s) for s in sentences])
+    mask = task.vectorize_tokens(sentences)["token_ids"] != 0
+    np.testing.assert_array_equal(tags[mask], np.asarray(graph["tags"])[mask])
+    np.testing.assert_allclose(confidence[mask], np.asarray(graph["confidence"])[mask], rtol=1e-5, atol=1e-6)
+
+
+def test_host_decoding_matches_the_graph_decoder(tiny_tagger):
+    task, _ = tiny_tagger
+    _assert_host_decoding_matches_the_graph(task)
 
 
 def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
@@ -164,6 +186,16 @@ def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
     card = (copy / "MODEL_CARD.md").read_text()
     assert f"f1 = {record['f1']}" in card and "## Architecture" in card
     verify_checksums(str(copy))  # checksums were refreshed
+
+
+def test_train_may_list_several_files(tiny_tagger_config, tiny_conll_dir):
+    from rnnzoo.models.tagger import family
+    from rnnzoo.zoo import resolve_config
+
+    one = family.load_data(resolve_config(tiny_tagger_config))
+    both = family.load_data(resolve_config(tiny_tagger_config, {"data.train": ["train.txt", "valid.txt"]}))
+    valid = family.load_data(resolve_config(tiny_tagger_config, {"data.train": "valid.txt"}))["train"]
+    assert both["train"][0] == one["train"][0] + valid[0] and both["train"][1] == one["train"][1] + valid[1]
 
 
 def test_tfds_builder_reads_local_conll(tiny_conll_dir, tmp_path):

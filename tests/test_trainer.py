@@ -108,3 +108,58 @@ def test_custom_loop_runs_the_same_validation_and_early_stopping_callbacks(tmp_p
 
     x, y = read_conll(str(tmp_path / "data" / "valid.txt"))
     assert task.score(x, y)["f1"] == pytest.approx(best, abs=1e-6)
+
+
+def test_validation_scores_the_averaged_weights_and_training_continues_on_the_raw_ones():
+    """With `use_ema`, each epoch is scored on the moving average, the best average is kept at the end."""
+    import keras
+    import numpy as np
+
+    from rnnzoo.training.callbacks import ValidationScore
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), loss="mse")
+    x = np.random.RandomState(0).normal(size=(32, 3)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append({
+                "raw_after": [np.array(v) for v in self.model.trainable_variables],
+                "average": [np.array(v) for v in self.model.optimizer._model_variables_moving_average],
+            })
+
+    def score(m):
+        seen.append({"scored": [np.array(v) for v in m.trainable_variables]})
+        return -float(np.mean((m.predict_on_batch(x) - y) ** 2))
+
+    val = ValidationScore(score, name="val_neg_mse")
+    model.fit(x, y, batch_size=8, epochs=3, shuffle=False, callbacks=[val, Spy()], verbose=0)
+    for scored, after in zip(seen[0::2], seen[1::2]):
+        for s, avg, raw in zip(scored["scored"], after["average"], after["raw_after"]):
+            np.testing.assert_allclose(s, avg, rtol=1e-6)  # scored on the average
+        assert any(not np.allclose(a, r) for a, r in zip(after["average"], after["raw_after"]))  # raw restored
+    for w, best in zip(model.get_weights(), val.best_weights):
+        np.testing.assert_array_equal(w, best)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_ema_momentum_trains_and_ends_with_the_averaged_weights(tmp_path, loop):
+    import numpy as np
+
+    from rnnzoo.training.trainer import make_optimizer, train
+    from rnnzoo.config import TrainingConfig
+
+    optimizer = make_optimizer(TrainingConfig(ema_momentum=0.99))
+    assert optimizer.use_ema and optimizer.ema_momentum == pytest.approx(0.99)
+    config = tiny_tagger_config(tmp_path / "data", train_sentences=16, epochs=2)
+    config["training"]["ema_momentum"] = 0.9
+    task = train(config, loop=loop, verbose=0)
+    averages = task.optimizer._model_variables_moving_average
+    for variable, average in zip(task.trainable_variables, averages):
+        np.testing.assert_allclose(np.array(variable), np.array(average), rtol=1e-6)
+    with pytest.raises(ValueError, match="ema_momentum"):
+        train(config, overrides={"training.ema_momentum": 1.0}, verbose=0)

@@ -24,3 +24,10 @@ def dataset_path(*parts, must_exist=True):
             f"the datasets (now {data_root()!r})."
         )
     return path
+
+
+def split_files(names):
+    """A split's `data.*` entry -> its file names: one name, a list of names, or none."""
+    if not names:
+        return []
+    return [names] if isinstance(names, str) else list(names)

@@ -1,6 +1,6 @@
 """Recurrent building blocks: the vanilla cell, its fast layer, the CRF."""
 
-from rnnzoo.layers.crf import CRF, crf_decode, crf_log_likelihood
+from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
 from rnnzoo.layers.recurrent import CELLS, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 
@@ -10,6 +10,7 @@ __all__ = [
     "VanillaRNN",
     "VanillaRNNCell",
     "crf_decode",
+    "crf_decode_numpy",
     "crf_log_likelihood",
     "recurrent_layer",
 ]

@@ -11,6 +11,7 @@ score, so padding cannot leak into the loss or the decoded path.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -141,6 +142,45 @@ def crf_decode(emissions, mask, transitions, start_transitions, end_transitions)
     return tags[:, :steps], best_score
 
 
+def crf_decode_numpy(emissions, lengths, transitions, start_transitions, end_transitions):
+    """Viterbi decoding in NumPy, for host-side tagging of small batches.
+
+    Same result as `crf_decode` (tested), without a graph call: for one
+    sentence a NumPy loop over ~20 steps costs tens of microseconds, while the
+    two TensorFlow while loops of the in-graph decoder cost about a millisecond.
+
+    Args:
+        emissions: `(batch, time, num_tags)` array.
+        lengths: `(batch,)` real tokens per row (rows are left-aligned).
+        transitions, start_transitions, end_transitions: arrays as in `crf_log_likelihood`.
+
+    Returns:
+        `(batch, time)` int32 best paths (steps past a row's length repeat its last tag).
+    """
+    emissions = np.asarray(emissions, "float32")
+    transitions = np.asarray(transitions, "float32")
+    lengths = np.asarray(lengths)
+    batch, steps, num_tags = emissions.shape
+    tags = np.zeros((batch, steps), "int32")
+    if steps == 0:
+        return tags
+    identity = np.arange(num_tags, dtype="int32")
+    delta = emissions[:, 0] + np.asarray(start_transitions, "float32")
+    backpointers = np.empty((steps, batch, num_tags), "int32")
+    for t in range(1, steps):
+        scores = delta[:, :, None] + transitions[None]  # (B, from, to)
+        live = (t < lengths)[:, None]
+        backpointers[t] = np.where(live, scores.argmax(axis=1), identity)
+        delta = np.where(live, scores.max(axis=1) + emissions[:, t], delta)
+    tag = (delta + np.asarray(end_transitions, "float32")).argmax(axis=1)
+    rows = np.arange(batch)
+    for t in range(steps - 1, -1, -1):
+        tags[:, t] = tag
+        if t:
+            tag = backpointers[t][rows, tag]
+    return tags
+
+
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class CRF(keras.layers.Layer):
     """Holds the CRF transition scores; identity on the emissions.
@@ -202,6 +242,16 @@ class CRF(keras.layers.Layer):
     def decode(self, emissions, mask=None):
         return crf_decode(
             emissions, mask, self.transitions, self.start_transitions, self.end_transitions
+        )
+
+    def decode_numpy(self, emissions, lengths):
+        """`decode`'s tags, computed in NumPy from emissions and row lengths (see `crf_decode_numpy`)."""
+        return crf_decode_numpy(
+            emissions,
+            lengths,
+            keras.ops.convert_to_numpy(self.transitions),
+            keras.ops.convert_to_numpy(self.start_transitions),
+            keras.ops.convert_to_numpy(self.end_transitions),
         )
 
     def get_config(self):

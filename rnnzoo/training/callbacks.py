@@ -9,6 +9,10 @@ class ValidationScore(keras.callbacks.Callback):
 
     Put it before `EarlyStopping`/checkpoint callbacks that monitor `name`.
     With `restore_best=True` the best epoch's weights are restored at the end.
+    When the optimizer keeps a moving average of the weights (`use_ema`), the
+    score is that of the averaged weights (the ones training ends with), and
+    those are the weights kept for the best epoch; training goes on with the
+    raw weights.
     """
 
     def __init__(self, fn, name="val_score", mode="max", restore_best=True):
@@ -22,14 +26,25 @@ class ValidationScore(keras.callbacks.Callback):
         self.best_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
-        value = float(self.fn(self.model))
-        if logs is not None:
-            logs[self.name] = value
-        print(f"epoch {epoch + 1}: {self.name} = {value:.2f}")
-        if self.best is None or self.sign * value > self.sign * self.best:
-            self.best, self.best_epoch = value, epoch + 1
-            if self.restore_best:
-                self.best_weights = [np.array(w) for w in self.model.get_weights()]
+        optimizer = getattr(self.model, "optimizer", None)
+        averaged = getattr(optimizer, "use_ema", False) and getattr(optimizer, "built", False)
+        if averaged:
+            variables = self.model.trainable_variables
+            raw = [np.array(v) for v in variables]
+            optimizer._overwrite_model_variables_with_average_value(variables)
+        try:
+            value = float(self.fn(self.model))
+            if logs is not None:
+                logs[self.name] = value
+            print(f"epoch {epoch + 1}: {self.name}{' (averaged weights)' if averaged else ''} = {value:.2f}")
+            if self.best is None or self.sign * value > self.sign * self.best:
+                self.best, self.best_epoch = value, epoch + 1
+                if self.restore_best:
+                    self.best_weights = [np.array(w) for w in self.model.get_weights()]
+        finally:
+            if averaged:
+                for variable, value in zip(variables, raw):
+                    variable.assign(value)
 
     def on_train_end(self, logs=None):
         if self.restore_best and self.best_weights is not None:

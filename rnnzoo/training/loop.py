@@ -187,6 +187,9 @@ class DistributedLoop:
             if self.checkpoint is not None:
                 self.checkpoint.save(epoch + 1, 0, callbacks, history_logs(history))
             start_step = 0
+        # As `model.fit` does: an optimizer with `use_ema` leaves the averaged weights in the model.
+        with strategy.scope():
+            task.optimizer.finalize_variable_values(task.trainable_variables)
         callback_list.on_train_end(epoch_logs)
         return history
 

@@ -42,7 +42,9 @@ def make_optimizer(training, steps_per_epoch=None, learning_rate_scale=1.0):
         learning_rate = keras.optimizers.schedules.ExponentialDecay(
             learning_rate, decay_steps=max(1, steps_per_epoch or 100), decay_rate=training.decay_rate
         )
-    clip = {}
+    clip = {}  # and the other optimizer keyword arguments
+    if training.ema_momentum is not None:
+        clip.update(use_ema=True, ema_momentum=training.ema_momentum)
     if training.clipnorm is not None:
         clip["clipnorm"] = training.clipnorm
     if training.clipvalue is not None:

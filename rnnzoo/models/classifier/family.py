@@ -13,7 +13,7 @@ import csv
 import gzip
 import random
 
-from rnnzoo.data.paths import dataset_path
+from rnnzoo.data.paths import dataset_path, split_files
 from rnnzoo.models import hooks
 
 READERS = {"csv": ",", "tsv": "\t"}
@@ -73,10 +73,11 @@ def load_data(config):
     multilabel = config.architecture.head == "multilabel"
     splits = {}
     for split in ("train", "validation", "test"):
-        name = getattr(d, split)
-        if name:
+        for name in split_files(getattr(d, split)):  # several files: concatenated
             texts, raw = read_table(dataset_path(d.root, name), d.reader, d.text_column, d.label_column)
-            splits[split] = (texts, _name_labels(raw, d.labels, multilabel))
+            previous = splits.setdefault(split, ([], []))
+            previous[0].extend(texts)
+            previous[1].extend(_name_labels(raw, d.labels, multilabel))
     if "train" not in splits:
         raise ValueError("data.train must name the training file.")
     if "validation" not in splits and d.train_validation_split > 0:

@@ -260,9 +260,7 @@ class BidirectionalTagger(Task):
         for start in iterator:
             batch = order[start : start + batch_size]
             features = self.vectorize_tokens([p[2] for p in batch])
-            out = self.get_decoder().predict_on_batch(features)
-            tags = np.asarray(out["tags"])
-            confidence = np.asarray(out["confidence"])
+            tags, confidence = self._decode_on_host(features, [len(p[2]) for p in batch])
             for row, (i, text, tokens, offsets) in enumerate(batch):
                 n = len(tokens)
                 tag_names = [self.labels[t] for t in tags[row, :n]]
@@ -272,6 +270,21 @@ class BidirectionalTagger(Task):
                     "entities": _entities(text, tokens, offsets, tag_names, confidence[row, :n]),
                 }
         return results[0] if single else results
+
+    def _decode_on_host(self, features, lengths):
+        """Emissions from the compiled model, then decoding in NumPy: same tags as `get_decoder()`.
+
+        For the small batches of interactive tagging the in-graph Viterbi's two
+        while loops cost more than the NumPy loop (see benchmarks/bench_ner.py).
+        """
+        emissions = np.asarray(self.predict_on_batch(features), "float32")
+        if self.head == "crf":
+            tags = self.get_layer("crf").decode_numpy(emissions, lengths)
+        else:
+            tags = emissions.argmax(axis=-1).astype("int32")
+        shifted = np.exp(emissions - emissions.max(axis=-1, keepdims=True))
+        chosen = np.take_along_axis(shifted, tags[..., None], axis=-1)[..., 0]
+        return tags, chosen / shifted.sum(axis=-1)
 
     def vectorize_tokens(self, token_lists):
         """Token lists -> padded feature arrays (NumPy) for the backbone."""
