@@ -54,6 +54,9 @@ class DataConfig:
     text_column: Optional[str] = None
     label_column: Optional[str] = None
     truncate: str = "head"  # head | tail | head_tail
+    # classifier: tokens per text in training batches (a speed setting; the model reads up to
+    # max_length at inference). null: max_length.
+    train_max_length: Optional[int] = None
 
 
 @dataclass
@@ -213,7 +216,8 @@ def _check_ranges(config):
         raise ValueError(f"'data.train' must be a file name or a non-empty list of file names, got {d.train!r}.")
     for path, value in (("architecture.max_chars", a.max_chars), ("architecture.char_units", a.char_units),
                         ("architecture.char_embedding_dim", a.char_embedding_dim),
-                        ("data.max_length", d.max_length), ("training.decay_rate", t.decay_rate)):
+                        ("data.max_length", d.max_length), ("data.train_max_length", d.train_max_length),
+                        ("training.decay_rate", t.decay_rate)):
         if value is not None and value <= 0:
             raise ValueError(f"'{path}' must be positive, got {value}.")
     early_patience = t.early_stopping.patience if t.early_stopping is not None else 0

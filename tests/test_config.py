@@ -121,6 +121,7 @@ def test_bad_choices(section, key, value, hint):
         ("data", "max_length", 0, "must be positive"),
         ("data", "train_validation_split", 1.5, r"must be in \[0, 1\)"),
         ("data", "train", [], "non-empty list of file names"),
+        ("data", "train_max_length", 0, "must be positive"),
         ("data", "train", ["train.txt", 3], "non-empty list of file names"),
         ("data", "train", 7, "file name or a non-empty list"),
         ("training", "ema_momentum", 1.0, r"must be in \(0, 1\) or null"),

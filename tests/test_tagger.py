@@ -188,6 +188,23 @@ def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
     verify_checksums(str(copy))  # checksums were refreshed
 
 
+def test_frozen_word_embeddings_stay_fixed_and_survive_saving(tiny_tagger_config, tmp_path):
+    task = rnnzoo.train(tiny_tagger_config, overrides={"architecture.trainable_embeddings": False,
+                                                       "training.epochs": 1}, verbose=0)
+    embedding = task.backbone.get_layer("word_embedding")
+    assert not embedding.trainable and all(v is not embedding.embeddings for v in task.trainable_variables)
+    before = np.array(embedding.embeddings)
+    x = [["Pankaj", "lives", "in", "Munich"]]
+    task.fit(x, [["B-PER", "O", "O", "B-LOC"]], epochs=1, verbose=0)
+    np.testing.assert_array_equal(np.array(embedding.embeddings), before)
+    task.save(tmp_path / "frozen.keras")
+    import keras
+
+    reloaded = keras.saving.load_model(tmp_path / "frozen.keras")
+    assert not reloaded.backbone.get_layer("word_embedding").trainable
+    assert reloaded.predict(x)[0]["tags"] == task.predict(x)[0]["tags"]
+
+
 def test_train_may_list_several_files(tiny_tagger_config, tiny_conll_dir):
     from rnnzoo.models.tagger import family
     from rnnzoo.zoo import resolve_config

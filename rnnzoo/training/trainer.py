@@ -147,7 +147,7 @@ def train(
             task = family.build(config, data)
 
     static = kind == "tpu"
-    max_length = config.data.max_length or 128
+    max_length = config.data.train_max_length or config.data.max_length or 128
 
     def dataset_fn(epoch=0):
         dataset = family.train_dataset(task, data, run_config)

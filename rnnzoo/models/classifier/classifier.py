@@ -160,7 +160,7 @@ class TextClassifier(Task):
             )
         return encoded
 
-    def make_dataset(self, x, y=None, batch_size=None, training=False):
+    def make_dataset(self, x, y=None, batch_size=None, training=False, max_length=None):
         """Raw texts (+ label names) -> a length-bucketed, vectorized `tf.data.Dataset`.
 
         Texts are tokenized and truncated to the preprocessor's `max_length`
@@ -175,6 +175,9 @@ class TextClassifier(Task):
                 gives a dataset of features only, in input order.
             batch_size: texts per batch (default 32).
             training: shuffle and cache.
+            max_length: keep at most this many tokens per text (fewer than the
+                preprocessor's, e.g. to train faster on long reviews: the
+                model still reads up to its own `max_length` at inference).
 
         Returns:
             A dataset of `(token_ids, label_ids)` (or `token_ids` alone).
@@ -194,6 +197,8 @@ class TextClassifier(Task):
             else:
                 dataset = tf.data.Dataset.from_tensor_slices((texts, self.encode_labels(y, count)))
         preprocessor = self.preprocessor
+        if max_length and max_length < preprocessor.max_length:
+            preprocessor = preprocessor.truncated(max_length)
         labelled = isinstance(dataset.element_spec, tuple)
 
         def vectorize(texts, labels=None):

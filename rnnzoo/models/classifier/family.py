@@ -158,7 +158,12 @@ def build(config, data):
     )
 
 
-train_dataset = hooks.train_dataset
+def train_dataset(task, data, config):
+    """The training split through the classifier's pipeline, cut to `data.train_max_length` tokens if set."""
+    x, y = data["train"]
+    return task.make_dataset(
+        x, y, batch_size=config.training.batch_size, training=True, max_length=config.data.train_max_length
+    )
 
 
 def validation_callbacks(task, data, config):

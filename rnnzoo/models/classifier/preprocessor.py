@@ -100,6 +100,16 @@ class ClassifierPreprocessor(keras.layers.Layer):
         """`(batch,)` strings -> `(batch, time)` int32 ids, right-padded with 0."""
         return self(strings).to_tensor(default_value=0)
 
+    def truncated(self, max_length):
+        """The same preprocessor (shared vocabularies) keeping at most `max_length` tokens per text."""
+        return ClassifierPreprocessor(
+            self.word_lookup,
+            self.label_lookup,
+            max_length=max_length,
+            truncate=self.truncate,
+            name=f"{self.name}_{max_length}",
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -101,6 +101,9 @@ class TaggerBackbone(keras.Model):
         max_chars: characters per token (the char input's last dim).
         embeddings_initializer: Keras initializer of the word embeddings (a
             GloVe matrix is passed as `keras.initializers.Constant`).
+        trainable_embeddings: fine-tune the word embeddings (False keeps
+            pretrained vectors fixed, so words seen in training and words
+            only GloVe knows stay in one vector space).
 
     Call arguments:
         inputs: `{"token_ids": (batch, time) int, "char_ids": (batch, time, max_chars) int}`.
@@ -131,6 +134,7 @@ class TaggerBackbone(keras.Model):
         char_units=50,
         max_chars=20,
         embeddings_initializer="uniform",
+        trainable_embeddings=True,
         **kwargs,
     ):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -141,6 +145,7 @@ class TaggerBackbone(keras.Model):
                 vocabulary_size,
                 embedding_dim,
                 embeddings_initializer=embeddings_initializer,
+                trainable=trainable_embeddings,
                 name="word_embedding",
             )(token_ids)
         ]
@@ -181,6 +186,7 @@ class TaggerBackbone(keras.Model):
         self.char_embedding_dim = char_embedding_dim
         self.char_units = char_units
         self.max_chars = max_chars
+        self.trainable_embeddings = trainable_embeddings
         self.output_dim = units * (2 if bidirectional else 1)
 
     def get_config(self):
@@ -200,6 +206,7 @@ class TaggerBackbone(keras.Model):
             "char_embedding_dim": self.char_embedding_dim,
             "char_units": self.char_units,
             "max_chars": self.max_chars,
+            "trainable_embeddings": self.trainable_embeddings,
         }
 
     @classmethod

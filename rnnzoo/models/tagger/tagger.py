@@ -478,6 +478,7 @@ def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddi
         char_embedding_dim=a.char_embedding_dim,
         char_units=a.char_units,
         max_chars=a.max_chars,
+        trainable_embeddings=a.trainable_embeddings,
         embeddings_initializer=(
             keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
         ),
