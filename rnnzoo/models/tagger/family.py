@@ -111,12 +111,27 @@ def model_card_extra(config, record):
             "",
             "Published BiLSTM-CRF results on the CoNLL-2003 English test set: Lample et al. 2016 90.94 "
             "(100d embeddings, char BiLSTM), Ma & Hovy 2016 91.21 (100d GloVe, char CNN); the keras.io NER example "
-            "reaches about 68. This model uses the smaller GloVe 6B 50d vectors and is trained on the train split "
-            "only (validation = early stopping / model selection).",
+            f"reaches about 68. This model uses the smaller GloVe 6B 50d vectors; {_training_data_note(config)}",
             "",
             "Tokenization of raw strings follows CoNLL conventions (punctuation split off, possessive 's "
             "separated); entity offsets point into the original string. Words outside the vocabulary (the "
-            "training words plus the GloVe top-100k) are read through the character encoder only; "
+            f"training words plus the GloVe top-{config.architecture.max_vocabulary or 0:,}) are read through the "
+            "character encoder only; "
             "`tagger.with_vocabulary(vectors)` adds pretrained vectors for more words without retraining.",
         ]
     )
+
+
+def _training_data_note(config):
+    """One sentence on what the model was trained and selected on (from the config, not typed by hand)."""
+    d, t = config.data, config.training
+    train = split_files(d.train)
+    if d.validation and d.validation in train:
+        return (
+            f"it is trained on {' + '.join(train)} (the validation split is part of the training data, as in "
+            f"Chiu & Nichols 2016 and flair, so its score below is not a held-out number) for a fixed "
+            f"{t.epochs} epochs."
+        )
+    if d.validation:
+        return f"it is trained on {' + '.join(train)} only (validation = early stopping / model selection)."
+    return f"it is trained on {' + '.join(train)} for a fixed {t.epochs} epochs (no validation split)."
