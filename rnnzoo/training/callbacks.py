@@ -43,8 +43,8 @@ class ValidationScore(keras.callbacks.Callback):
                     self.best_weights = [np.array(w) for w in self.model.get_weights()]
         finally:
             if averaged:
-                for variable, value in zip(variables, raw):
-                    variable.assign(value)
+                for variable, saved in zip(variables, raw):
+                    variable.assign(saved)
 
     def on_train_end(self, logs=None):
         if self.restore_best and self.best_weights is not None:
