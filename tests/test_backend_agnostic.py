@@ -45,6 +45,8 @@ for cell in ("lstm", "vanilla"):
     assert history.history["loss"][-1] < history.history["loss"][0], history.history["loss"]
     tags = tagger.predict(x, verbose=0)["tags"]
     assert tags.shape == (16, 7)
+    host_tags, _ = tagger._decode_on_host(x, (x["token_ids"] != 0).sum(1))  # the raw-input path's decoder
+    assert (np.asarray(host_tags)[:, :5] == np.asarray(tags)[:, :5]).all()
 print("tensorflow imported:", "tensorflow" in sys.modules, "backend:", keras.backend.backend())
 """
 

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from rnnzoo.layers import CRF
+from rnnzoo.layers import CRF, crf_decode_numpy
 from rnnzoo.models.tagger.backbone import TaggerBackbone
 from rnnzoo.models.tagger.spans import bio_to_spans
 from rnnzoo.models.task import Task
@@ -277,14 +277,50 @@ class BidirectionalTagger(Task):
         For the small batches of interactive tagging the in-graph Viterbi's two
         while loops cost more than the NumPy loop (see benchmarks/bench_ner.py).
         """
-        emissions = np.asarray(self.predict_on_batch(features), "float32")
+        out = self._emissions_fn()(features)
+        emissions = np.asarray(out["emissions"], "float32")
         if self.head == "crf":
-            tags = self.get_layer("crf").decode_numpy(emissions, lengths)
+            tags = crf_decode_numpy(
+                emissions, lengths, *(np.asarray(out[k]) for k in ("transitions", "start", "end"))
+            )
         else:
             tags = emissions.argmax(axis=-1).astype("int32")
         shifted = np.exp(emissions - emissions.max(axis=-1, keepdims=True))
         chosen = np.take_along_axis(shifted, tags[..., None], axis=-1)[..., 0]
         return tags, chosen / shifted.sum(axis=-1)
+
+    def _emissions_fn(self):
+        """features -> `{"emissions"}` (+ the CRF's `transitions`, `start`, `end`) as one compiled call.
+
+        On TensorFlow a `tf.function` traced once for any batch shape; reading the
+        CRF weights inside the same call saves three variable reads per batch.
+        Other backends use Keras' `predict_on_batch`. Hidden from Keras' tracking.
+        """
+        fn = self.__dict__.get("__emissions_fn")
+        if fn is not None:
+            return fn
+        crf = self.get_layer("crf") if self.head == "crf" else None
+
+        def emissions(features):
+            out = {"emissions": self(features, training=False)}
+            if crf is not None:
+                out.update(transitions=crf.transitions, start=crf.start_transitions, end=crf.end_transitions)
+            return out
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in self.input.items()}
+            fn = tf.function(emissions, input_signature=[spec])
+        else:
+            def fn(features):
+                out = {"emissions": self.predict_on_batch(features)}
+                if crf is not None:
+                    out.update(zip(("transitions", "start", "end"), crf.get_weights()))
+                return out
+
+        self.__dict__["__emissions_fn"] = fn
+        return fn
 
     def vectorize_tokens(self, token_lists):
         """Token lists -> padded feature arrays (NumPy) for the backbone."""
