@@ -18,7 +18,8 @@ def cmd_list(args):
             artifact_dir(name)
             try:
                 m = read_metrics(name)
-                status = f"{m['metric']} {m['value']} ({m['split']})"
+                # The file, not just the split name: SST-2's evaluation split is the GLUE dev file.
+                status = f"{m['metric']} {m['value']} ({m['split']}: {m.get('data_file', '?')})"
             except FileNotFoundError:
                 status = "trained, not evaluated"
         except (FileNotFoundError, ValueError):

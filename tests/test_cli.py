@@ -16,7 +16,10 @@ def test_help_and_list(capsys):
     assert exit_info.value.code == 0
     assert "predict" in capsys.readouterr().out
     assert main(["list"]) is None
-    assert "bilstm_ner" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bilstm_ner" in out
+    # The evaluated file is named: SST-2's "test" split is the GLUE dev file.
+    assert "sst2/glue/dev.tsv" in next(line for line in out.splitlines() if line.startswith("bigru_sst2"))
 
 
 def test_unknown_model_is_a_clear_error(capsys):
