@@ -39,10 +39,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 def imdb_sample(n, seed=0):
     """The bilstm_imdb config (no GloVe: speed only) and `n` random IMDB training reviews."""
     from rnnzoo import zoo
+    from rnnzoo.data.paths import dataset_path
     from rnnzoo.models.classifier import family
 
     config = zoo.resolve_config("bilstm_imdb", {"architecture.embeddings": None, "data.train_validation_split": 0.0})
-    texts, labels = family.read_table(family.dataset_path(config.data.root, config.data.train), config.data.reader)
+    texts, labels = family.read_table(dataset_path(config.data.root, config.data.train), config.data.reader)
     labels = family._name_labels(labels, config.data.labels)
     chosen = random.Random(seed).sample(range(len(texts)), n)
     return config, [texts[i] for i in chosen], [labels[i] for i in chosen]

@@ -13,7 +13,6 @@ import csv
 import gzip
 import random
 
-from rnnzoo.data.paths import dataset_path, split_files
 from rnnzoo.models import hooks
 
 READERS = {"csv": ",", "tsv": "\t"}
@@ -71,15 +70,12 @@ def load_data(config):
     """
     d = config.data
     multilabel = config.architecture.head == "multilabel"
-    splits = {}
-    for split in ("train", "validation", "test"):
-        for name in split_files(getattr(d, split)):  # several files: concatenated
-            texts, raw = read_table(dataset_path(d.root, name), d.reader, d.text_column, d.label_column)
-            previous = splits.setdefault(split, ([], []))
-            previous[0].extend(texts)
-            previous[1].extend(_name_labels(raw, d.labels, multilabel))
-    if "train" not in splits:
-        raise ValueError("data.train must name the training file.")
+
+    def read(path):
+        texts, raw = read_table(path, d.reader, d.text_column, d.label_column)
+        return texts, _name_labels(raw, d.labels, multilabel)
+
+    splits = hooks.read_splits(d, read)
     if "validation" not in splits and d.train_validation_split > 0:
         texts, labels = splits["train"]
         order = list(range(len(texts)))

@@ -3,7 +3,7 @@
 import collections
 
 from rnnzoo.data.conll import read_conll
-from rnnzoo.data.paths import dataset_path, split_files
+from rnnzoo.data.paths import split_files
 from rnnzoo.models import hooks
 
 NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
@@ -14,16 +14,7 @@ def load_data(config):
     d = config.data
     if d.reader != "conll":
         raise ValueError(f"the tagger family reads 'conll' data, got reader {d.reader!r}.")
-    splits = {}
-    for split in ("train", "validation", "test"):
-        for name in split_files(getattr(d, split)):  # several files: concatenated
-            tokens, tags = read_conll(dataset_path(d.root, name))
-            previous = splits.setdefault(split, ([], []))
-            previous[0].extend(tokens)
-            previous[1].extend(tags)
-    if "train" not in splits:
-        raise ValueError("data.train must name the training file.")
-    return splits
+    return hooks.read_splits(d, read_conll)
 
 
 def build_vocabularies(config, train_sentences, extra_sentences=()):
