@@ -143,8 +143,8 @@ def model_card(config, record, directory, extra=""):
         "",
         "## Data",
         "",
-        f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{' + '.join(split_files(d.train))}`, validation `{d.validation}`, "
-        f"test `{d.test}`.",
+        f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{' + '.join(split_files(d.train))}`, "
+        f"validation `{d.validation}`, test `{d.test}`.",
         "",
         "## Training",
         "",

@@ -104,7 +104,7 @@ def test_numpy_viterbi_equals_the_graph_decoder_on_larger_batches():
     crf.set_weights([rng.normal(size=w.shape).astype("float32") for w in crf.get_weights()])
     mask = np.arange(time)[None, :] < lengths[:, None]
     graph, _ = crf.decode(e, mask)
-    host = crf.decode_numpy(e, lengths)
+    host = crf_decode_numpy(e, lengths, *crf.get_weights())  # transitions, start, end
     assert host.dtype == np.int32 and host.shape == (batch, time)
     np.testing.assert_array_equal(np.asarray(graph)[mask], host[mask])
     assert crf_decode_numpy(np.zeros((2, 0, tags), "float32"), [0, 0], *crf.get_weights()).shape == (2, 0)

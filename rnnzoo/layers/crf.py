@@ -244,15 +244,5 @@ class CRF(keras.layers.Layer):
             emissions, mask, self.transitions, self.start_transitions, self.end_transitions
         )
 
-    def decode_numpy(self, emissions, lengths):
-        """`decode`'s tags, computed in NumPy from emissions and row lengths (see `crf_decode_numpy`)."""
-        return crf_decode_numpy(
-            emissions,
-            lengths,
-            keras.ops.convert_to_numpy(self.transitions),
-            keras.ops.convert_to_numpy(self.start_transitions),
-            keras.ops.convert_to_numpy(self.end_transitions),
-        )
-
     def get_config(self):
         return {**super().get_config(), "num_tags": self.num_tags}
