@@ -30,6 +30,7 @@ class ArchitectureConfig:
     trainable_embeddings: bool = True
     max_vocabulary: Optional[int] = None
     # tagger
+    word_dropout: float = 0.0  # tagger: training-time probability of reading a word as OOV
     char_encoder: Optional[str] = "cnn"  # cnn | bilstm | None
     char_embedding_dim: int = 25
     char_units: int = 50
@@ -48,6 +49,7 @@ class DataConfig:
     validation: Optional[str] = None
     test: Optional[str] = None
     labels: Optional[list] = None
+    tag_scheme: str = "bio"  # tagger: bio | iobes, the scheme the head predicts (data and outputs stay BIO)
     max_length: Optional[int] = None
     train_validation_split: float = 0.0
     # classifier: CSV/TSV columns (None = auto: "text"/"sentence" and "label") and long-text truncation
@@ -126,6 +128,7 @@ _CHOICES = {
     "architecture.char_encoder": ("cnn", "bilstm", None),
     "architecture.pooling": ("last", "max", "mean", "max_mean"),
     "data.truncate": ("head", "tail", "head_tail"),
+    "data.tag_scheme": ("bio", "iobes"),
     "architecture.head": ("crf", "softmax", "binary", "multiclass", "multilabel"),
     "training.optimizer": ("adam", "adamw", "nadam", "sgd", "rmsprop"),
     "training.lr_schedule": (None, "cosine", "exponential"),
@@ -200,7 +203,8 @@ def _check_ranges(config):
                         ("training.batch_size", t.batch_size), ("training.epochs", t.epochs)):
         if value <= 0:
             raise ValueError(f"'{path}' must be positive, got {value}.")
-    for path, value in (("architecture.dropout", a.dropout), ("architecture.recurrent_dropout", a.recurrent_dropout)):
+    for path, value in (("architecture.dropout", a.dropout), ("architecture.recurrent_dropout", a.recurrent_dropout),
+                        ("architecture.word_dropout", a.word_dropout)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"'{path}' must be in [0, 1), got {value}.")
     if t.learning_rate <= 0:

@@ -46,7 +46,7 @@ def export_tagger(tagger, filepath, verbose=True):
     import tensorflow as tf
 
     preprocessor = tagger.preprocessor
-    labels = tf.constant(tagger.labels)
+    labels = tf.constant(tagger.output_tags)
 
     def serve(text):
         tokens = preprocessor.from_strings(text)[0]

@@ -158,7 +158,7 @@ def _assert_host_decoding_matches_the_graph(task):
     graph = task.get_decoder().predict_on_batch(task.vectorize_tokens(sentences))
     for row, (tokens, result) in enumerate(zip(sentences, results)):
         n = len(tokens)
-        assert result["tags"] == [task.labels[t] for t in np.asarray(graph["tags"])[row, :n]]
+        assert result["tags"] == [task.output_tags[t] for t in np.asarray(graph["tags"])[row, :n]]
         entity_scores = [e["score"] for e in result["entities"]]
         assert all(0.0 <= score <= 1.0 for score in entity_scores)
     tags, confidence = task._decode_on_host(task.vectorize_tokens(sentences), [len(s) for s in sentences])

@@ -1,14 +1,16 @@
-"""Recurrent building blocks: the vanilla cell, its fast layer, the CRF."""
+"""Recurrent building blocks: the vanilla cell, its fast layer, the CRF, word dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
 from rnnzoo.layers.recurrent import CELLS, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
+from rnnzoo.layers.word_dropout import WordDropout
 
 __all__ = [
     "CELLS",
     "CRF",
     "VanillaRNN",
     "VanillaRNNCell",
+    "WordDropout",
     "crf_decode",
     "crf_decode_numpy",
     "crf_log_likelihood",

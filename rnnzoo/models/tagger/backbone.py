@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from rnnzoo.layers import recurrent_layer
+from rnnzoo.layers import WordDropout, recurrent_layer
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -104,6 +104,8 @@ class TaggerBackbone(keras.Model):
         trainable_embeddings: fine-tune the word embeddings (False keeps
             pretrained vectors fixed, so words seen in training and words
             only GloVe knows stay in one vector space).
+        word_dropout: training-time probability of reading a word as
+            out-of-vocabulary (`rnnzoo.layers.WordDropout`); 0 disables it.
 
     Call arguments:
         inputs: `{"token_ids": (batch, time) int, "char_ids": (batch, time, max_chars) int}`.
@@ -135,11 +137,13 @@ class TaggerBackbone(keras.Model):
         max_chars=20,
         embeddings_initializer="uniform",
         trainable_embeddings=True,
+        word_dropout=0.0,
         **kwargs,
     ):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         char_ids = keras.Input(shape=(None, max_chars), dtype="int32", name="char_ids")
         mask = ops.not_equal(token_ids, 0)
+        word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids) if word_dropout else token_ids
         features = [
             layers.Embedding(
                 vocabulary_size,
@@ -147,7 +151,7 @@ class TaggerBackbone(keras.Model):
                 embeddings_initializer=embeddings_initializer,
                 trainable=trainable_embeddings,
                 name="word_embedding",
-            )(token_ids)
+            )(word_ids)
         ]
         if char_encoder and char_vocabulary_size:
             features.append(
@@ -187,6 +191,7 @@ class TaggerBackbone(keras.Model):
         self.char_units = char_units
         self.max_chars = max_chars
         self.trainable_embeddings = trainable_embeddings
+        self.word_dropout = word_dropout
         self.output_dim = units * (2 if bidirectional else 1)
 
     def get_config(self):
@@ -207,6 +212,7 @@ class TaggerBackbone(keras.Model):
             "char_units": self.char_units,
             "max_chars": self.max_chars,
             "trainable_embeddings": self.trainable_embeddings,
+            "word_dropout": self.word_dropout,
         }
 
     @classmethod

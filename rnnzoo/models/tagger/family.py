@@ -54,7 +54,7 @@ def build(config, data):
     words, chars, matrix, coverage = build_vocabularies(config, train_sentences, extra)
     if coverage is not None:
         print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
-    return build_tagger(words, chars, labels, config.architecture, embeddings=matrix)
+    return build_tagger(words, chars, labels, config.architecture, embeddings=matrix, tag_scheme=config.data.tag_scheme)
 
 
 def _labels_in(tag_lists):

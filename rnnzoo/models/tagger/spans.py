@@ -1,4 +1,6 @@
-"""BIO tags -> entity spans (conlleval convention: a stray I- starts an entity)."""
+"""Tag schemes: BIO tags -> entity spans, and BIO <-> IOBES."""
+
+TAG_SCHEMES = ("bio", "iobes")
 
 
 def bio_to_spans(tags):
@@ -18,3 +20,51 @@ def bio_to_spans(tags):
         if starts:
             current = (kind, i)
     return spans
+
+
+def bio_to_iobes(tags):
+    """BIO tags -> IOBES: single-token entities become `S-`, last tokens `E-`.
+
+    Follows `bio_to_spans` (a stray `I-` starts an entity), so both schemes
+    give the same spans.
+
+    Example:
+    >>> bio_to_iobes(["B-PER", "I-PER", "O", "B-LOC", "I-ORG"])
+    ['B-PER', 'E-PER', 'O', 'S-LOC', 'S-ORG']
+    """
+    out = list(tags)
+    for kind, first, last in bio_to_spans(tags):
+        if last - first == 1:
+            out[first] = f"S-{kind}"
+        else:
+            out[first] = f"B-{kind}"
+            out[first + 1 : last - 1] = [f"I-{kind}"] * (last - first - 2)
+            out[last - 1] = f"E-{kind}"
+    return out
+
+
+def iobes_tag_to_bio(tag):
+    """One IOBES tag -> its BIO tag (`S-X` -> `B-X`, `E-X` -> `I-X`); others unchanged.
+
+    Per tag, so decoded IOBES sequences map to BIO without context (also in a graph:
+    the export gathers from the mapped tag list).
+    """
+    prefix, sep, kind = tag.partition("-")
+    if sep and prefix in ("S", "E"):
+        return f"{'B' if prefix == 'S' else 'I'}-{kind}"
+    return tag
+
+
+def iobes_labels(labels):
+    """A BIO tag set -> the IOBES tag set (`B-X` adds `S-X`, `I-X` adds `E-X`), order kept.
+
+    Example:
+    >>> iobes_labels(["O", "B-PER", "I-PER"])
+    ['O', 'B-PER', 'S-PER', 'I-PER', 'E-PER']
+    """
+    out = []
+    for tag in labels:
+        prefix, sep, kind = tag.partition("-")
+        extra = {"B": [f"S-{kind}"], "I": [f"E-{kind}"]}.get(prefix, []) if sep else []
+        out += [t for t in [tag] + extra if t not in out]
+    return out

@@ -8,7 +8,7 @@ from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy
 from rnnzoo.models.tagger.backbone import TaggerBackbone
-from rnnzoo.models.tagger.spans import bio_to_spans
+from rnnzoo.models.tagger.spans import TAG_SCHEMES, bio_to_iobes, bio_to_spans, iobes_labels, iobes_tag_to_bio
 from rnnzoo.models.task import Task
 from rnnzoo.text.tokenize import tokenize
 
@@ -25,6 +25,10 @@ class BidirectionalTagger(Task):
         head: `"crf"` (default; Viterbi decoding, CRF log-likelihood loss) or
             `"softmax"` (independent per-token cross-entropy).
         dropout: dropout before the head.
+        tag_scheme: `"bio"` (default) or `"iobes"`: the scheme the head predicts.
+            With `"iobes"` the head learns single-token (`S-`) and last-token
+            (`E-`) tags too (Lample et al. 2016); data in and tags out stay BIO
+            (`fit` converts, `predict`/`export` map `S-`/`E-` back to `B-`/`I-`).
 
     Call arguments:
         inputs: the backbone's dict of `token_ids` / `char_ids`.
@@ -44,9 +48,11 @@ class BidirectionalTagger(Task):
     [{'text': 'Pankaj', 'type': 'PER', 'start': 0, 'end': 6, 'score': 0.99}, ...]
     """
 
-    def __init__(self, backbone, preprocessor=None, head="crf", dropout=0.5, labels=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, head="crf", dropout=0.5, labels=None, tag_scheme="bio", **kwargs):
         if head not in ("crf", "softmax"):
             raise ValueError(f"head must be 'crf' or 'softmax', got {head!r}.")
+        if tag_scheme not in TAG_SCHEMES:
+            raise ValueError(f"tag_scheme must be one of {', '.join(TAG_SCHEMES)}, got {tag_scheme!r}.")
         if preprocessor is None and not labels:
             raise ValueError("give a preprocessor, or `labels` to train on already vectorized arrays.")
         labels = list(preprocessor.labels if preprocessor is not None else labels)
@@ -62,12 +68,27 @@ class BidirectionalTagger(Task):
         self.preprocessor = preprocessor
         self.head = head
         self.dropout = dropout
+        self.tag_scheme = tag_scheme
         self._labels = labels
 
     # ------------------------------------------------------------------ graph
     @property
     def labels(self):
+        """The tags the head predicts (in the model's `tag_scheme`), by id."""
         return list(self._labels)
+
+    @property
+    def output_tags(self):
+        """The BIO tag each head id is reported as by `predict` and `export`."""
+        if self.tag_scheme == "iobes":
+            return [iobes_tag_to_bio(t) for t in self._labels]
+        return list(self._labels)
+
+    def _to_model_scheme(self, tag_lists):
+        """Users' BIO tag lists -> the head's scheme."""
+        if self.tag_scheme == "iobes":
+            return [bio_to_iobes(tags) for tags in tag_lists]
+        return tag_lists
 
     def _require_preprocessor(self):
         if self.preprocessor is None:
@@ -178,6 +199,7 @@ class BidirectionalTagger(Task):
             sentences, tags = self._as_token_lists(x, y)
             if tags is None:
                 raise ValueError("training/evaluation data needs tags (y).")
+            tags = self._to_model_scheme(tags)
             self._check_tags(tags)
             keep = [i for i, s in enumerate(sentences) if s]
             sentences = [sentences[i] for i in keep]
@@ -190,6 +212,8 @@ class BidirectionalTagger(Task):
             )
             if training:
                 dataset = dataset.shuffle(len(sentences), reshuffle_each_iteration=True)
+        if self.tag_scheme == "iobes" and isinstance(x, tf.data.Dataset):
+            dataset = dataset.map(lambda tokens, tags: (tokens, tf_bio_to_iobes(tags)))
         pad_tag = self.labels[0]
         dataset = dataset.bucket_by_sequence_length(
             lambda tokens, tags: tf.shape(tokens)[0],
@@ -248,6 +272,7 @@ class BidirectionalTagger(Task):
                     f"item {i} is {type(item).__name__}; predict takes str sentences or lists of str tokens."
                 )
         batch_size = batch_size or self.default_batch_size
+        output_tags = self.output_tags
         order = sorted((p for p in parsed if p[2]), key=lambda p: len(p[2]))
         for p in parsed:
             if not p[2]:
@@ -263,7 +288,7 @@ class BidirectionalTagger(Task):
             tags, confidence = self._decode_on_host(features, [len(p[2]) for p in batch])
             for row, (i, text, tokens, offsets) in enumerate(batch):
                 n = len(tokens)
-                tag_names = [self.labels[t] for t in tags[row, :n]]
+                tag_names = [output_tags[t] for t in tags[row, :n]]
                 results[i] = {
                     "tokens": tokens,
                     "tags": tag_names,
@@ -353,18 +378,21 @@ class BidirectionalTagger(Task):
 
         Head rows (emission weights and CRF transitions) of tags that exist in
         both tag sets are copied, so fine-tuning starts from what was learned.
+        With `tag_scheme="iobes"`, BIO `labels` get their `S-`/`E-` tags added.
         """
         from rnnzoo.models.tagger.preprocessor import TaggerPreprocessor
         from rnnzoo.text.vectorizers import LabelLookup
 
-        labels = list(labels)
+        labels = iobes_labels(labels) if self.tag_scheme == "iobes" else list(labels)
         preprocessor = TaggerPreprocessor(
             self.preprocessor.word_lookup,
             self.preprocessor.char_lookup,
             LabelLookup(labels, name="label_lookup"),
             name=self.preprocessor.name,
         )
-        new = BidirectionalTagger(self.backbone, preprocessor, head=self.head, dropout=self.dropout, name=self.name)
+        new = BidirectionalTagger(
+            self.backbone, preprocessor, head=self.head, dropout=self.dropout, tag_scheme=self.tag_scheme, name=self.name
+        )
         old_index = {t: i for i, t in enumerate(self.labels)}
         pairs = [(j, old_index[t]) for j, t in enumerate(labels) if t in old_index]
         kernel, bias = [np.array(w) for w in self.get_layer("emissions").get_weights()]
@@ -420,7 +448,9 @@ class BidirectionalTagger(Task):
             if layer.weights and layer.name != "word_embedding":
                 backbone.get_layer(layer.name).set_weights(layer.get_weights())
         backbone.get_layer("word_embedding").set_weights([matrix])
-        new = BidirectionalTagger(backbone, preprocessor, head=self.head, dropout=self.dropout, name=self.name)
+        new = BidirectionalTagger(
+            backbone, preprocessor, head=self.head, dropout=self.dropout, tag_scheme=self.tag_scheme, name=self.name
+        )
         for name in ("emissions", "crf"):
             if self.head == "crf" or name == "emissions":
                 new.get_layer(name).set_weights(self.get_layer(name).get_weights())
@@ -452,6 +482,7 @@ class BidirectionalTagger(Task):
             {
                 "head": self.head,
                 "dropout": self.dropout,
+                "tag_scheme": self.tag_scheme,
                 "labels": None if self.preprocessor is not None else self.labels,
             }
         )
@@ -487,18 +518,21 @@ def _entities(text, tokens, offsets, tags, confidence):
     return entities
 
 
-def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddings=None):
+def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddings=None, tag_scheme="bio"):
     """Build an untrained `BidirectionalTagger` from vocabularies and an architecture config.
 
     Args:
         word_vocabulary, char_vocabulary: lists (without padding/OOV).
-        labels: tag names.
+        labels: BIO tag names (expanded to IOBES with `tag_scheme="iobes"`).
         architecture: an `ArchitectureConfig` (or anything with its fields).
         embeddings: optional `(len(word_vocabulary) + 2, embedding_dim)` matrix.
+        tag_scheme: `"bio"` or `"iobes"` (what the head predicts).
     """
     from rnnzoo.models.tagger.preprocessor import make_preprocessor
 
     a = architecture
+    if tag_scheme == "iobes":
+        labels = iobes_labels(labels)
     preprocessor = make_preprocessor(word_vocabulary, char_vocabulary, labels, max_chars=a.max_chars)
     backbone = TaggerBackbone(
         vocabulary_size=len(word_vocabulary) + 2,
@@ -515,9 +549,32 @@ def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddi
         char_units=a.char_units,
         max_chars=a.max_chars,
         trainable_embeddings=a.trainable_embeddings,
+        word_dropout=a.word_dropout,
         embeddings_initializer=(
             keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
         ),
         name="tagger_backbone",
     )
-    return BidirectionalTagger(backbone, preprocessor, head=a.head, dropout=a.dropout, name="bidirectional_tagger")
+    return BidirectionalTagger(
+        backbone, preprocessor, head=a.head, dropout=a.dropout, tag_scheme=tag_scheme, name="bidirectional_tagger"
+    )
+
+
+def tf_bio_to_iobes(tags):
+    """In-graph `bio_to_iobes` for one sentence's 1-D string tag tensor (tf.data input)."""
+    import tensorflow as tf
+
+    prefix = tf.strings.substr(tags, 0, 2)
+    kind = tf.strings.regex_replace(tags, "^..", "")
+    entity = tf.logical_or(tf.equal(prefix, "B-"), tf.equal(prefix, "I-"))
+    inside = tf.strings.join(["I-", kind])
+    previous = tf.concat([["O"], tags[:-1]], 0)
+    following = tf.concat([tags[1:], ["O"]], 0)
+    continues = tf.logical_and(
+        tf.equal(prefix, "I-"),
+        tf.logical_or(tf.equal(previous, inside), tf.equal(previous, tf.strings.join(["B-", kind]))),
+    )
+    starts = tf.logical_and(entity, tf.logical_not(continues))
+    ends = tf.logical_and(entity, tf.not_equal(following, inside))
+    new_prefix = tf.where(starts, tf.where(ends, "S-", "B-"), tf.where(ends, "E-", "I-"))
+    return tf.where(entity, tf.strings.join([new_prefix, kind]), tags)
