@@ -248,3 +248,22 @@ def test_numpy_vectorization_matches_the_tensorflow_preprocessor(tiny_tagger):
     reference = task.preprocessor(padded)
     for key in ("token_ids", "char_ids"):
         np.testing.assert_array_equal(fast[key], reference[key].numpy())
+
+
+def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):
+    task, _ = tiny_tagger
+    sentences = [["Pankaj"], ["Maria", "works", "for", "Google", "in", "London"] + ["."] * 3, ["x"] * 17]
+    features = task.vectorize_tokens(sentences)
+    assert features["token_ids"].shape == (3, 17)  # padded to (4, 24) for XLA
+    fn = task._emissions_fn()
+    fast = np.asarray(fn(features)["emissions"])
+    task.small_batch_xla = False
+    try:
+        plain = np.asarray(fn(features)["emissions"])
+        plain_results = task.predict(sentences)
+    finally:
+        task.small_batch_xla = True
+    assert fast.shape == plain.shape == (3, 17, len(task.labels))
+    mask = features["token_ids"] != 0
+    np.testing.assert_allclose(fast[mask], plain[mask], rtol=1e-4, atol=1e-5)
+    assert [r["tags"] for r in task.predict(sentences)] == [r["tags"] for r in plain_results]
