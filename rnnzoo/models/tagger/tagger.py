@@ -20,6 +20,17 @@ XLA_MAX_TIME = 128
 XLA_TIME_STEP = 8
 
 
+def _padded_shape(batch, time):
+    """The (batch, time) a compiled predict call pads to: few distinct shapes, little padding.
+
+    Batch: the next power of two up to 64, then a multiple of 64. Time: a
+    multiple of `XLA_TIME_STEP` up to `XLA_MAX_TIME`, then of 32.
+    """
+    padded_batch = 1 << (batch - 1).bit_length() if batch <= 64 else -(-batch // 64) * 64
+    step = XLA_TIME_STEP if time <= XLA_MAX_TIME else 32
+    return padded_batch, -(-time // step) * step
+
+
 @keras.saving.register_keras_serializable(package="rnnzoo")
 class BidirectionalTagger(Task):
     """A sequence tagger (NER): backbone -> dropout -> per-token scores -> CRF or softmax.
@@ -323,20 +334,23 @@ class BidirectionalTagger(Task):
     def _emissions_fn(self):
         """features -> `{"emissions"}` (+ the CRF's `transitions`, `start`, `end`) as one compiled call.
 
-        On TensorFlow a `tf.function` traced once for any batch shape; reading the
+        TensorFlow: a `tf.function` traced once for any batch shape; reading the
         CRF weights inside the same call saves three variable reads per batch.
         Small batches (at most `XLA_MAX_BATCH` sentences, the interactive case) go
-        through an XLA-compiled twin instead, padded to a few fixed shapes (batch
-        to a power of two, time to a multiple of `XLA_TIME_STEP`): XLA fuses each
-        recurrent step, which halves the latency of one sentence, at the price of
-        one compilation (under a second) per new shape. Set `tagger.small_batch_xla
-        = False` to turn it off. Other backends use Keras' `predict_on_batch`.
+        through an XLA-compiled twin instead, padded to a few fixed shapes
+        (`_padded_shape`): XLA fuses each recurrent step, which halves the latency
+        of one sentence, at the price of one compilation (under a second) per new
+        shape. Set `tagger.small_batch_xla = False` to turn it off.
+        JAX: one `jax.jit` of the stateless call, every batch padded to those
+        shapes, so sentences of similar length reuse one program (Keras'
+        `predict_on_batch` recompiled for every new shape). PyTorch: an eager call.
         Hidden from Keras' tracking.
         """
         fn = self.__dict__.get("__emissions_fn")
         if fn is not None:
             return fn
         crf = self.get_layer("crf") if self.head == "crf" else None
+        backend = keras.backend.backend()
 
         def emissions(features):
             out = {"emissions": self(features, training=False)}
@@ -344,7 +358,18 @@ class BidirectionalTagger(Task):
                 out.update(transitions=crf.transitions, start=crf.start_transitions, end=crf.end_transitions)
             return out
 
-        if keras.backend.backend() == "tensorflow":
+        def padded_call(compiled, features):
+            batch, time = features["token_ids"].shape[:2]
+            padded_batch, padded_time = _padded_shape(batch, time)
+            padded = {
+                k: np.pad(np.asarray(v), [(0, padded_batch - batch), (0, padded_time - time)] + [(0, 0)] * (v.ndim - 2))
+                for k, v in features.items()
+            }
+            out = {k: np.asarray(v) for k, v in compiled(padded).items()}
+            out["emissions"] = out["emissions"][:batch, :time]
+            return out
+
+        if backend == "tensorflow":
             import tensorflow as tf
 
             spec = {k: tf.TensorSpec(v.shape, v.dtype) for k, v in self.input.items()}
@@ -355,18 +380,31 @@ class BidirectionalTagger(Task):
                 batch, time = features["token_ids"].shape[:2]
                 if not self.small_batch_xla or batch > XLA_MAX_BATCH or time > XLA_MAX_TIME:
                     return plain(features)
-                padded_batch = 1 << (batch - 1).bit_length()
-                padded_time = -(-time // XLA_TIME_STEP) * XLA_TIME_STEP
-                padded = {
-                    k: np.pad(v, [(0, padded_batch - batch), (0, padded_time - time)] + [(0, 0)] * (v.ndim - 2))
-                    for k, v in features.items()
-                }
-                out = dict(xla(padded))
-                out["emissions"] = np.asarray(out["emissions"])[:batch, :time]
+                return padded_call(xla, features)
+
+        elif backend == "jax":
+            import jax
+
+            def stateless(trainable, non_trainable, features):
+                outputs, _ = self.stateless_call(trainable, non_trainable, features, training=False)
+                return outputs
+
+            jitted = jax.jit(stateless)
+
+            def compiled(features):
+                trainable = [v.value for v in self.trainable_variables]
+                non_trainable = [v.value for v in self.non_trainable_variables]
+                out = {"emissions": jitted(trainable, non_trainable, features)}
+                if crf is not None:
+                    out.update(zip(("transitions", "start", "end"), crf.get_weights()))
                 return out
+
+            def fn(features):
+                return padded_call(compiled, features)
+
         else:
             def fn(features):
-                out = {"emissions": self.predict_on_batch(features)}
+                out = {"emissions": ops.convert_to_numpy(self(features, training=False))}
                 if crf is not None:
                     out.update(zip(("transitions", "start", "end"), crf.get_weights()))
                 return out
