@@ -70,3 +70,40 @@ def test_backbone_trains_without_tensorflow(backend):
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == f"tensorflow imported: False backend: {backend}"
+
+
+RAW_SCRIPT = r"""
+import json
+import rnnzoo
+
+tagger = rnnzoo.load("bilstm_ner")
+classifier = rnnzoo.load("bigru_sst2")
+sentences = ["Pankaj lives in Munich", "Angela Merkel met Emmanuel Macron in Paris on Monday .", "", "x"]
+texts = ["a wonderful , moving film", "There is nothing to like in this movie .", "", "dull"]
+out = {
+    "tags": [r["tags"] for r in tagger.predict(sentences)] + [tagger.predict(sentences[1])["tags"]],
+    "classes": [[r["label"], r["score"]] for r in classifier.predict(texts * 3, batch_size=5)],
+}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BACKENDS, reason="neither jax nor torch is installed to run a non-TensorFlow backend")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_shipped_models_predict_raw_text_on_other_backends(backend):
+    """Raw strings in on JAX / PyTorch (TensorFlow does the text side): same results as on TensorFlow."""
+    import json
+
+    runs = {}
+    for name in ("tensorflow", backend):
+        env = dict(os.environ, KERAS_BACKEND=name, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run([sys.executable, "-c", RAW_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    reference, other = runs["tensorflow"], runs[backend]
+    assert other["tags"] == reference["tags"]
+    assert other["tags"][0] == ["B-PER", "O", "O", "B-LOC"]
+    assert [c[0] for c in other["classes"]] == [c[0] for c in reference["classes"]]
+    for (_, a), (_, b) in zip(other["classes"], reference["classes"]):
+        assert abs(a - b) < 1e-3

@@ -15,7 +15,21 @@ START = "[start]"
 END = "[end]"
 
 
-class _LookupLayer(keras.layers.Layer):
+class StringLayer(keras.layers.Layer):
+    """Base of our TensorFlow string-op layers: TF tensors in and out on any Keras backend.
+
+    Keras converts a layer's inputs to the backend's arrays, which cannot hold
+    strings on JAX or PyTorch; these layers take TF tensors (and Python lists)
+    as they are, so raw-text preprocessing runs on every backend.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+
+
+class _LookupLayer(StringLayer):
     """Base: the state is the vocabulary given at construction or by `adapt`."""
 
     def build(self, input_shape=None):

@@ -5,6 +5,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
+from rnnzoo.models.compiled import jax_function
 from rnnzoo.models.task import Task
 
 HEADS = ("binary", "multiclass", "multilabel")
@@ -261,15 +262,34 @@ class TextClassifier(Task):
         return out
 
     def _probabilities_fn(self):
-        """A compiled ids -> probabilities function traced once for any batch shape (no retracing)."""
-        import tensorflow as tf
+        """A compiled ids -> probabilities function for any batch shape.
 
-        if getattr(self, "_probabilities_compiled", None) is None:
-            self._probabilities_compiled = tf.function(
+        TensorFlow: a `tf.function` traced once (no retracing). JAX: one `jax.jit`
+        of the stateless call with batches padded to a few shapes
+        (`rnnzoo.models.compiled`). PyTorch: an eager call.
+        """
+        fn = self.__dict__.get("__probabilities_fn")
+        if fn is not None:
+            return fn
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            fn = tf.function(
                 lambda ids: self.probabilities(self(ids, training=False)),
                 input_signature=[tf.TensorSpec([None, None], tf.int32)],
             )
-        return self._probabilities_compiled
+        elif backend == "jax":
+            forward = jax_function(self, postprocess=self.probabilities)
+
+            def fn(ids):
+                return forward(ids)[: len(ids)]
+        else:
+            def fn(ids):
+                return ops.convert_to_numpy(self.probabilities(self(ids, training=False)))
+
+        self.__dict__["__probabilities_fn"] = fn  # untracked by Keras
+        return fn
 
     def predict(self, x, batch_size=None, verbose=0, **kwargs):
         """Classify raw texts.

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import LabelLookup, TokenLookup
+from rnnzoo.text.vectorizers import StringLayer, LabelLookup, TokenLookup
 
 TRUNCATIONS = ("head", "tail", "head_tail")
 OOV_ID = 1
@@ -25,7 +25,7 @@ def tokenize_texts(strings):
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class ClassifierPreprocessor(keras.layers.Layer):
+class ClassifierPreprocessor(StringLayer):
     """Holds a text classifier's vocabulary and label names; maps raw strings to token ids.
 
     Texts longer than `max_length` tokens are truncated (keeping the first,

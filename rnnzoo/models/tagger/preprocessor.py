@@ -5,14 +5,14 @@ import numpy as np
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import CharLookup, LabelLookup, TokenLookup
+from rnnzoo.text.vectorizers import StringLayer, CharLookup, LabelLookup, TokenLookup
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class TaggerPreprocessor(keras.layers.Layer):
+class TaggerPreprocessor(StringLayer):
     """Holds the word, character and tag vocabularies of a tagger.
 
     Args:

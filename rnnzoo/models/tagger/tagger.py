@@ -9,26 +9,16 @@ from keras import layers, ops
 from rnnzoo.layers import CRF, crf_decode_numpy
 from rnnzoo.models.tagger.backbone import TaggerBackbone
 from rnnzoo.models.tagger.spans import TAG_SCHEMES, bio_to_iobes, bio_to_spans, iobes_labels, iobes_tag_to_bio
+from rnnzoo.models.compiled import jax_function, pad_inputs, padded_shape
 from rnnzoo.models.task import Task
 from rnnzoo.text.tokenize import tokenize
 
 BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
-#: `predict` runs batches of at most this many sentences (and `XLA_MAX_TIME` tokens) through XLA.
+#: On TensorFlow, `predict` runs batches of at most this many sentences (and `XLA_MAX_TIME` tokens)
+#: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
 XLA_MAX_TIME = 128
-#: ... padded to a multiple of this many tokens (one compiled program per shape).
-XLA_TIME_STEP = 8
 
-
-def _padded_shape(batch, time):
-    """The (batch, time) a compiled predict call pads to: few distinct shapes, little padding.
-
-    Batch: the next power of two up to 64, then a multiple of 64. Time: a
-    multiple of `XLA_TIME_STEP` up to `XLA_MAX_TIME`, then of 32.
-    """
-    padded_batch = 1 << (batch - 1).bit_length() if batch <= 64 else -(-batch // 64) * 64
-    step = XLA_TIME_STEP if time <= XLA_MAX_TIME else 32
-    return padded_batch, -(-time // step) * step
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -338,7 +328,7 @@ class BidirectionalTagger(Task):
         CRF weights inside the same call saves three variable reads per batch.
         Small batches (at most `XLA_MAX_BATCH` sentences, the interactive case) go
         through an XLA-compiled twin instead, padded to a few fixed shapes
-        (`_padded_shape`): XLA fuses each recurrent step, which halves the latency
+        (`rnnzoo.models.compiled.padded_shape`): XLA fuses each recurrent step, which halves the latency
         of one sentence, at the price of one compilation (under a second) per new
         shape. Set `tagger.small_batch_xla = False` to turn it off.
         JAX: one `jax.jit` of the stateless call, every batch padded to those
@@ -358,17 +348,6 @@ class BidirectionalTagger(Task):
                 out.update(transitions=crf.transitions, start=crf.start_transitions, end=crf.end_transitions)
             return out
 
-        def padded_call(compiled, features):
-            batch, time = features["token_ids"].shape[:2]
-            padded_batch, padded_time = _padded_shape(batch, time)
-            padded = {
-                k: np.pad(np.asarray(v), [(0, padded_batch - batch), (0, padded_time - time)] + [(0, 0)] * (v.ndim - 2))
-                for k, v in features.items()
-            }
-            out = {k: np.asarray(v) for k, v in compiled(padded).items()}
-            out["emissions"] = out["emissions"][:batch, :time]
-            return out
-
         if backend == "tensorflow":
             import tensorflow as tf
 
@@ -380,31 +359,20 @@ class BidirectionalTagger(Task):
                 batch, time = features["token_ids"].shape[:2]
                 if not self.small_batch_xla or batch > XLA_MAX_BATCH or time > XLA_MAX_TIME:
                     return plain(features)
-                return padded_call(xla, features)
-
-        elif backend == "jax":
-            import jax
-
-            def stateless(trainable, non_trainable, features):
-                outputs, _ = self.stateless_call(trainable, non_trainable, features, training=False)
-                return outputs
-
-            jitted = jax.jit(stateless)
-
-            def compiled(features):
-                trainable = [v.value for v in self.trainable_variables]
-                non_trainable = [v.value for v in self.non_trainable_variables]
-                out = {"emissions": jitted(trainable, non_trainable, features)}
-                if crf is not None:
-                    out.update(zip(("transitions", "start", "end"), crf.get_weights()))
+                out = {k: np.asarray(v) for k, v in xla(pad_inputs(features, padded_shape(batch, time))).items()}
+                out["emissions"] = out["emissions"][:batch, :time]
                 return out
 
-            def fn(features):
-                return padded_call(compiled, features)
-
         else:
+            if backend == "jax":
+                forward = jax_function(self)
+            else:
+                def forward(features):
+                    return ops.convert_to_numpy(self(features, training=False))
+
             def fn(features):
-                out = {"emissions": ops.convert_to_numpy(self(features, training=False))}
+                batch, time = features["token_ids"].shape[:2]
+                out = {"emissions": forward(features)[:batch, :time]}
                 if crf is not None:
                     out.update(zip(("transitions", "start", "end"), crf.get_weights()))
                 return out

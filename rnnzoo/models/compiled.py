@@ -1,0 +1,67 @@
+"""Compiled inference calls shared by the families' raw-input `predict` paths.
+
+TensorFlow uses `tf.function`s (in each family). On JAX, Keras'
+`predict_on_batch` compiles one program per input shape, and raw-text batches
+come in every shape; `jax_function` jits the model's stateless call once and
+pads every batch to one of a few shapes (`padded_shape`), so programs are reused.
+"""
+
+import numpy as np
+
+#: Time steps are padded to a multiple of this (up to `MAX_FINE_TIME`), then of `COARSE_TIME_STEP`.
+TIME_STEP = 8
+MAX_FINE_TIME = 128
+COARSE_TIME_STEP = 32
+
+
+def padded_shape(batch, time):
+    """The (batch, time) a compiled call pads to: few distinct shapes, little padding.
+
+    Batch: the next power of two up to 64, then a multiple of 64. Time: a multiple
+    of `TIME_STEP` up to `MAX_FINE_TIME`, then of `COARSE_TIME_STEP`.
+
+    Example:
+    >>> padded_shape(3, 17), padded_shape(100, 300)
+    ((4, 24), (128, 320))
+    """
+    padded_batch = 1 << (batch - 1).bit_length() if batch <= 64 else -(-batch // 64) * 64
+    step = TIME_STEP if time <= MAX_FINE_TIME else COARSE_TIME_STEP
+    return padded_batch, -(-time // step) * step
+
+
+def pad_inputs(inputs, shape):
+    """Zero-pad an array (or a dict of arrays) of shape `(batch, time, ...)` to `shape` = (batch, time)."""
+    def pad(x):
+        x = np.asarray(x)
+        return np.pad(x, [(0, shape[0] - x.shape[0]), (0, shape[1] - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+
+    return {k: pad(v) for k, v in inputs.items()} if isinstance(inputs, dict) else pad(inputs)
+
+
+def batch_and_time(inputs):
+    first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
+    return tuple(np.shape(first)[:2])
+
+
+def jax_function(model, postprocess=None):
+    """`inputs -> NumPy outputs` of `model` (inference mode), one `jax.jit` for all shapes.
+
+    Inputs are padded with zeros (padding id) to `padded_shape`; the outputs
+    are returned padded (`(padded_batch, ...)`): callers keep the rows and time
+    steps they gave. `postprocess` maps the model's outputs inside the jit.
+    """
+    import jax
+
+    def stateless(trainable, non_trainable, inputs):
+        outputs, _ = model.stateless_call(trainable, non_trainable, inputs, training=False)
+        return postprocess(outputs) if postprocess is not None else outputs
+
+    jitted = jax.jit(stateless)
+
+    def fn(inputs):
+        padded = pad_inputs(inputs, padded_shape(*batch_and_time(inputs)))
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+        return np.asarray(jitted(trainable, non_trainable, padded))
+
+    return fn
