@@ -267,3 +267,21 @@ def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):
     mask = features["token_ids"] != 0
     np.testing.assert_allclose(fast[mask], plain[mask], rtol=1e-4, atol=1e-5)
     assert [r["tags"] for r in task.predict(sentences)] == [r["tags"] for r in plain_results]
+
+
+def test_trimming_padding_char_columns_changes_nothing(tiny_tagger):
+    from rnnzoo.models.tagger.tagger import _trim_chars
+
+    task, _ = tiny_tagger
+    sentences = [["Pankaj", "lives", "in", "Munich"], ["Maria", "works", "for", "Google"], ["a", "b"]]
+    features = task.vectorize_tokens(sentences)
+    trimmed = _trim_chars(features, 1)
+    assert trimmed["char_ids"].shape[-1] == len("Pankaj") + 1 < features["char_ids"].shape[-1]
+    np.testing.assert_allclose(
+        np.asarray(task(trimmed, training=False)), np.asarray(task(features, training=False)), rtol=1e-5, atol=1e-6
+    )
+    # Batches above the XLA size take the trimmed plain path; tags match the full-width graph decoder.
+    many = sentences * 4
+    graph = task.get_decoder().predict_on_batch(task.vectorize_tokens(many))
+    for row, result in enumerate(task.predict(many, batch_size=16)):
+        assert result["tags"] == [task.output_tags[t] for t in np.asarray(graph["tags"])[row, : len(many[row])]]

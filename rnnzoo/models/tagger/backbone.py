@@ -98,7 +98,8 @@ class TaggerBackbone(keras.Model):
         recurrent_dropout: dropout on the recurrent state.
         char_encoder: `"cnn" | "bilstm" | None`.
         char_embedding_dim, char_units: character encoder sizes.
-        max_chars: characters per token (the char input's last dim).
+        max_chars: characters per token written by the preprocessor (the char
+            input accepts any width: trailing all-padding columns change nothing).
         embeddings_initializer: Keras initializer of the word embeddings (a
             GloVe matrix is passed as `keras.initializers.Constant`).
         trainable_embeddings: fine-tune the word embeddings (False keeps
@@ -141,7 +142,9 @@ class TaggerBackbone(keras.Model):
         **kwargs,
     ):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        char_ids = keras.Input(shape=(None, max_chars), dtype="int32", name="char_ids")
+        # Any character width is accepted (`max_chars` is what the preprocessor writes): predict
+        # trims the all-padding columns of a batch, which cuts the char CNN's work by about half.
+        char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
         mask = ops.not_equal(token_ids, 0)
         word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids) if word_dropout else token_ids
         features = [

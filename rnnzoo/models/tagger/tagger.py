@@ -341,6 +341,8 @@ class BidirectionalTagger(Task):
             return fn
         crf = self.get_layer("crf") if self.head == "crf" else None
         backend = keras.backend.backend()
+        encoder = self.backbone.get_layer("char_encoder") if self.backbone.char_vocabulary_size else None
+        char_window = encoder.kernel_size // 2 if encoder is not None and encoder.encoder == "cnn" else 0
 
         def emissions(features):
             out = {"emissions": self(features, training=False)}
@@ -358,7 +360,7 @@ class BidirectionalTagger(Task):
             def fn(features):
                 batch, time = features["token_ids"].shape[:2]
                 if not self.small_batch_xla or batch > XLA_MAX_BATCH or time > XLA_MAX_TIME:
-                    return plain(features)
+                    return plain(_trim_chars(features, char_window))
                 out = {k: np.asarray(v) for k, v in xla(pad_inputs(features, padded_shape(batch, time))).items()}
                 out["emissions"] = out["emissions"][:batch, :time]
                 return out
@@ -535,6 +537,18 @@ class _Decode(layers.Layer):
     def compute_output_spec(self, inputs, emissions):
         shape = emissions.shape[:2]
         return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
+
+
+def _trim_chars(features, window):
+    """Drop the character columns that are padding in every token of the batch.
+
+    Tokens' characters are left-aligned, so the columns past the longest token
+    are all padding; `window` of them are kept (a CNN's half window reads them).
+    The char encoder's output is unchanged; its cost falls with the width.
+    """
+    chars = features["char_ids"]
+    width = min(chars.shape[-1], int((chars != 0).sum(-1).max(initial=0)) + window)
+    return {**features, "char_ids": chars[..., : max(width, 1)]}
 
 
 def _entities(text, tokens, offsets, tags, confidence):
