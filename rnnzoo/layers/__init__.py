@@ -1,12 +1,13 @@
 """Recurrent building blocks: the vanilla cell, its fast layer, the CRF, word dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
-from rnnzoo.layers.recurrent import CELLS, recurrent_layer
+from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 from rnnzoo.layers.word_dropout import WordDropout
 
 __all__ = [
     "CELLS",
+    "Bidirectional",
     "CRF",
     "VanillaRNN",
     "VanillaRNNCell",

@@ -1,6 +1,7 @@
 """One factory for the recurrent layer every model family uses."""
 
 import keras
+from keras import ops
 
 from rnnzoo.layers.vanilla_rnn import VanillaRNN
 
@@ -17,6 +18,7 @@ def recurrent_layer(
     dropout=0.0,
     recurrent_dropout=0.0,
     activation="tanh",
+    right_padded=False,
     name=None,
 ):
     """Build a `vanilla | gru | lstm` layer, optionally wrapped in `Bidirectional`.
@@ -28,6 +30,9 @@ def recurrent_layer(
         bidirectional: wrap in `keras.layers.Bidirectional` (concat merge).
         dropout, recurrent_dropout: per-sequence dropout masks.
         activation: the vanilla cell's f (ignored by gru/lstm).
+        right_padded: with `bidirectional` and `return_sequences`, a
+            `rnnzoo.layers.Bidirectional(right_padded=True)` (masks are
+            prefixes; faster, padded outputs not zeroed).
         name: layer name.
 
     Returns:
@@ -48,7 +53,80 @@ def recurrent_layer(
     else:
         layer = keras.layers.LSTM(units, **kwargs)
     if bidirectional:
+        if right_padded and return_sequences and not return_state:
+            return Bidirectional(layer, right_padded=True, name=name)
         return keras.layers.Bidirectional(layer, name=name)
     if name is not None:
         layer.name = name
     return layer
+
+
+@keras.saving.register_keras_serializable(package="rnnzoo")
+class Bidirectional(keras.layers.Bidirectional):
+    """`keras.layers.Bidirectional`, plus a faster path for right-padded batches.
+
+    With `right_padded=True` the mask becomes lengths. Keras' masked recurrence
+    selects between the new and the previous state at every step; with right
+    padding that is not needed: the forward layer runs unmasked (padding comes
+    after each sequence's last token, so its outputs at real positions are
+    exact), and the backward layer runs unmasked over the sequences shifted to
+    the right end, so it reads each sequence's last token first, from its
+    initial state; its outputs are gathered back to their positions. Same
+    weights and same outputs at real positions as Keras' layer; outputs at
+    padded positions are not zeroed (mask them downstream, as the tagger's CRF
+    and loss do). The mask must be a prefix (true exactly for the first
+    `length` steps). Without a mask, with initial or returned states, without
+    `return_sequences` or with another merge mode it is Keras' layer. The class
+    keeps Keras' name so that `.keras` files address its weights the same way.
+
+    Args:
+        layer, merge_mode, backward_layer, ...: as in `keras.layers.Bidirectional`.
+        right_padded: use the lengths path described above.
+
+    Example:
+    >>> import numpy as np, keras
+    >>> layer = Bidirectional(keras.layers.LSTM(4, return_sequences=True), right_padded=True)
+    >>> mask = np.array([[True, True, False]])
+    >>> tuple(layer(np.ones((1, 3, 2), "float32"), mask=mask).shape)
+    (1, 3, 8)
+    """
+
+    def __init__(self, layer, right_padded=False, **kwargs):
+        super().__init__(layer, **kwargs)
+        self.right_padded = right_padded
+
+    def get_config(self):
+        return {**super().get_config(), "right_padded": self.right_padded}
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        if (
+            not self.right_padded
+            or mask is None
+            or initial_state is not None
+            or self.return_state
+            or not self.return_sequences
+            or self.merge_mode != "concat"
+        ):
+            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        kwargs = {"training": training} if self.forward_layer._call_has_training_arg else {}
+        shape = ops.shape(sequences)
+        time = shape[1]
+        lengths = ops.sum(ops.cast(mask, "int32"), axis=1)[:, None]  # (batch, 1)
+        steps = ops.arange(time, dtype="int32")[None, :]  # (1, time)
+
+        rows = ops.arange(shape[0], dtype="int32")[:, None] * time
+
+        def gather(x, index):  # x[b, index[b, t]] as one flat gather
+            flat = ops.reshape(x, (-1, x.shape[-1]))
+            return ops.reshape(ops.take(flat, ops.reshape(rows + index, (-1,)), axis=0), ops.shape(x))
+
+        # Right-aligned copy: step t holds token t - (time - length).
+        aligned = gather(sequences, ops.clip(steps - (time - lengths), 0, time - 1))
+        forward = self.forward_layer(sequences, **kwargs)
+        # The backward layer (go_backwards) returns its outputs in reading order: output k
+        # follows the tokens length-1 ... length-1-k, i.e. belongs to position length-1-k.
+        backward = self.backward_layer(aligned, **kwargs)
+        backward = gather(backward, ops.clip(lengths - 1 - steps, 0, time - 1))
+        return ops.concatenate(
+            [ops.cast(forward, self.compute_dtype), ops.cast(backward, self.compute_dtype)], axis=-1
+        )

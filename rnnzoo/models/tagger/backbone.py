@@ -178,6 +178,7 @@ class TaggerBackbone(keras.Model):
                 return_sequences=True,
                 bidirectional=bidirectional,
                 recurrent_dropout=recurrent_dropout,
+                right_padded=True,  # sentences are right-padded: no per-step masking
                 name=f"rnn_{i}",
             )(x, mask=mask)
             if i < num_layers - 1:

@@ -1,0 +1,57 @@
+"""`rnnzoo.layers.Bidirectional(right_padded=True)`: lengths instead of per-step masking, same results."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from rnnzoo.layers import Bidirectional, VanillaRNN
+
+
+def _cell(kind):
+    if kind == "vanilla":
+        return VanillaRNN(6, return_sequences=True)
+    return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind](6, return_sequences=True)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
+def test_right_padded_path_matches_keras_bidirectional(kind):
+    keras.utils.set_random_seed(0)
+    reference = keras.layers.Bidirectional(_cell(kind))
+    fast = Bidirectional(_cell(kind), right_padded=True)
+    x = np.random.default_rng(0).random((5, 9, 4)).astype("float32")
+    lengths = np.array([9, 1, 4, 7, 2])
+    mask = np.arange(9)[None, :] < lengths[:, None]
+    reference(x, mask=mask)
+    fast(x, mask=mask)
+    fast.set_weights(reference.get_weights())
+    expected = keras.ops.convert_to_numpy(reference(x, mask=mask))
+    got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+    assert got.shape == expected.shape == (5, 9, 12)
+    np.testing.assert_allclose(got[mask], expected[mask], rtol=1e-5, atol=1e-6)
+    # Without a mask it is Keras' layer.
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(fast(x)), keras.ops.convert_to_numpy(reference(x)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_config_round_trip_and_weight_paths(tmp_path):
+    inputs = keras.Input((None, 3))
+    outputs = Bidirectional(keras.layers.LSTM(4, return_sequences=True), right_padded=True, name="rnn")(inputs)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    layer = loaded.get_layer("rnn")
+    assert isinstance(layer, Bidirectional) and layer.right_padded
+    x = np.random.default_rng(1).random((2, 5, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-6
+    )
+    # The class keeps Keras' name, so a model saved with keras.layers.Bidirectional loads into it.
+    plain = keras.Model(inputs, keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(inputs))
+    plain.save(tmp_path / "plain.keras")
+    model.load_weights(tmp_path / "plain.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(plain(x)), rtol=1e-6, atol=1e-6
+    )
