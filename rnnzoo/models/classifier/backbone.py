@@ -137,6 +137,7 @@ class ClassifierBackbone(keras.Model):
                 bidirectional=bidirectional,
                 recurrent_dropout=recurrent_dropout,
                 activation=activation,
+                right_padded=True,  # ids are right-padded; the pooling masks padded steps
                 name=f"rnn_{i}",
             )(x, mask=mask)
             if not last:
