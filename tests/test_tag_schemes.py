@@ -40,7 +40,7 @@ def test_bio_iobes_round_trip_keeps_the_spans():
 def test_in_graph_conversion_matches_python():
     import tensorflow as tf
 
-    from rnnzoo.models.tagger.tagger import tf_bio_to_iobes
+    from rnnzoo.models.tagger.spans import tf_bio_to_iobes
 
     rng = random.Random(1)
     for _ in range(100):

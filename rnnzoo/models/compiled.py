@@ -38,7 +38,7 @@ def pad_inputs(inputs, shape):
     return {k: pad(v) for k, v in inputs.items()} if isinstance(inputs, dict) else pad(inputs)
 
 
-def batch_and_time(inputs):
+def _batch_and_time(inputs):
     first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
     return tuple(np.shape(first)[:2])
 
@@ -59,7 +59,7 @@ def jax_function(model, postprocess=None):
     jitted = jax.jit(stateless)
 
     def fn(inputs):
-        padded = pad_inputs(inputs, padded_shape(*batch_and_time(inputs)))
+        padded = pad_inputs(inputs, padded_shape(*_batch_and_time(inputs)))
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
         return np.asarray(jitted(trainable, non_trainable, padded))

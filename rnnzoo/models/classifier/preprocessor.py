@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import StringLayer, LabelLookup, TokenLookup
+from rnnzoo.text.vectorizers import LabelLookup, StringLayer, TokenLookup
 
 TRUNCATIONS = ("head", "tail", "head_tail")
 OOV_ID = 1

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import StringLayer, CharLookup, LabelLookup, TokenLookup
+from rnnzoo.text.vectorizers import CharLookup, LabelLookup, StringLayer, TokenLookup
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

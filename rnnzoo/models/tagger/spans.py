@@ -68,3 +68,23 @@ def iobes_labels(labels):
         extra = {"B": [f"S-{kind}"], "I": [f"E-{kind}"]}.get(prefix, []) if sep else []
         out += [t for t in [tag] + extra if t not in out]
     return out
+
+
+def tf_bio_to_iobes(tags):
+    """In-graph `bio_to_iobes` for one sentence's 1-D string tag tensor (`tf.data` input; imports TF)."""
+    import tensorflow as tf
+
+    prefix = tf.strings.substr(tags, 0, 2)
+    kind = tf.strings.regex_replace(tags, "^..", "")
+    entity = tf.logical_or(tf.equal(prefix, "B-"), tf.equal(prefix, "I-"))
+    inside = tf.strings.join(["I-", kind])
+    previous = tf.concat([["O"], tags[:-1]], 0)
+    following = tf.concat([tags[1:], ["O"]], 0)
+    continues = tf.logical_and(
+        tf.equal(prefix, "I-"),
+        tf.logical_or(tf.equal(previous, inside), tf.equal(previous, tf.strings.join(["B-", kind]))),
+    )
+    starts = tf.logical_and(entity, tf.logical_not(continues))
+    ends = tf.logical_and(entity, tf.not_equal(following, inside))
+    new_prefix = tf.where(starts, tf.where(ends, "S-", "B-"), tf.where(ends, "E-", "I-"))
+    return tf.where(entity, tf.strings.join([new_prefix, kind]), tags)

@@ -7,9 +7,16 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy
-from rnnzoo.models.tagger.backbone import TaggerBackbone
-from rnnzoo.models.tagger.spans import TAG_SCHEMES, bio_to_iobes, bio_to_spans, iobes_labels, iobes_tag_to_bio
 from rnnzoo.models.compiled import jax_function, pad_inputs, padded_shape
+from rnnzoo.models.tagger.backbone import TaggerBackbone
+from rnnzoo.models.tagger.spans import (
+    TAG_SCHEMES,
+    bio_to_iobes,
+    bio_to_spans,
+    iobes_labels,
+    iobes_tag_to_bio,
+    tf_bio_to_iobes,
+)
 from rnnzoo.models.task import Task
 from rnnzoo.text.tokenize import tokenize
 
@@ -18,7 +25,6 @@ BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
 XLA_MAX_TIME = 128
-
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -328,9 +334,9 @@ class BidirectionalTagger(Task):
         CRF weights inside the same call saves three variable reads per batch.
         Small batches (at most `XLA_MAX_BATCH` sentences, the interactive case) go
         through an XLA-compiled twin instead, padded to a few fixed shapes
-        (`rnnzoo.models.compiled.padded_shape`): XLA fuses each recurrent step, which halves the latency
-        of one sentence, at the price of one compilation (under a second) per new
-        shape. Set `tagger.small_batch_xla = False` to turn it off.
+        (`rnnzoo.models.compiled.padded_shape`): XLA fuses each recurrent step,
+        which halves the latency of one sentence, at the price of one
+        compilation (under a second) per new shape. Set `tagger.small_batch_xla = False` to turn it off.
         JAX: one `jax.jit` of the stateless call, every batch padded to those
         shapes, so sentences of similar length reuse one program (Keras'
         `predict_on_batch` recompiled for every new shape). PyTorch: an eager call.
@@ -616,23 +622,3 @@ def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddi
     return BidirectionalTagger(
         backbone, preprocessor, head=a.head, dropout=a.dropout, tag_scheme=tag_scheme, name="bidirectional_tagger"
     )
-
-
-def tf_bio_to_iobes(tags):
-    """In-graph `bio_to_iobes` for one sentence's 1-D string tag tensor (tf.data input)."""
-    import tensorflow as tf
-
-    prefix = tf.strings.substr(tags, 0, 2)
-    kind = tf.strings.regex_replace(tags, "^..", "")
-    entity = tf.logical_or(tf.equal(prefix, "B-"), tf.equal(prefix, "I-"))
-    inside = tf.strings.join(["I-", kind])
-    previous = tf.concat([["O"], tags[:-1]], 0)
-    following = tf.concat([tags[1:], ["O"]], 0)
-    continues = tf.logical_and(
-        tf.equal(prefix, "I-"),
-        tf.logical_or(tf.equal(previous, inside), tf.equal(previous, tf.strings.join(["B-", kind]))),
-    )
-    starts = tf.logical_and(entity, tf.logical_not(continues))
-    ends = tf.logical_and(entity, tf.not_equal(following, inside))
-    new_prefix = tf.where(starts, tf.where(ends, "S-", "B-"), tf.where(ends, "E-", "I-"))
-    return tf.where(entity, tf.strings.join([new_prefix, kind]), tags)
