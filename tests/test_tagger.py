@@ -246,8 +246,10 @@ def test_numpy_vectorization_matches_the_tensorflow_preprocessor(tiny_tagger):
     width = max(len(s) for s in sentences)
     padded = tf.constant([s + [""] * (width - len(s)) for s in sentences])
     reference = task.preprocessor(padded)
+    again = task.preprocessor.vectorize_numpy(sentences)  # served from the token cache
     for key in ("token_ids", "char_ids"):
         np.testing.assert_array_equal(fast[key], reference[key].numpy())
+        np.testing.assert_array_equal(again[key], reference[key].numpy())
 
 
 def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):

@@ -8,6 +8,8 @@ from rnnzoo.text.tokenize import tf_tokenize
 from rnnzoo.text.vectorizers import CharLookup, LabelLookup, StringLayer, TokenLookup
 
 
+#: Tokens whose ids `vectorize_numpy` remembers (the cache is emptied when full).
+_TOKEN_CACHE_SIZE = 100_000
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -66,9 +68,10 @@ class TaggerPreprocessor(StringLayer):
             cache = (
                 {w: i for i, w in enumerate(words) if i > 0},
                 {c: i for i, c in enumerate(chars) if i > 0},
+                {},  # token -> (word id, char ids): running text repeats its tokens
             )
             self.__dict__["__numpy_tables"] = cache
-        word_index, char_index = cache
+        word_index, char_index, seen = cache
         lower = self.word_lookup.lowercase
         max_chars = self.max_chars
         width = max(1, max((len(t) for t in token_lists), default=1))
@@ -76,9 +79,15 @@ class TaggerPreprocessor(StringLayer):
         char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
         for i, tokens in enumerate(token_lists):
             for j, token in enumerate(tokens):
-                key = token.translate(_ASCII_LOWER) if lower else token
-                token_ids[i, j] = word_index.get(key, 1)
-                char_ids[i, j, : min(len(token), max_chars)] = [char_index.get(c, 1) for c in token[:max_chars]]
+                ids = seen.get(token)
+                if ids is None:
+                    key = token.translate(_ASCII_LOWER) if lower else token
+                    ids = (word_index.get(key, 1), [char_index.get(c, 1) for c in token[:max_chars]])
+                    if len(seen) >= _TOKEN_CACHE_SIZE:
+                        seen.clear()
+                    seen[token] = ids
+                token_ids[i, j] = ids[0]
+                char_ids[i, j, : len(ids[1])] = ids[1]
         return {"token_ids": token_ids, "char_ids": char_ids}
 
     def encode_labels(self, tags):
