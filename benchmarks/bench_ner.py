@@ -25,17 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 
-def torch_tagger(keras_tagger):
-    """Build the PyTorch twin of a loaded `BidirectionalTagger`, weights copied."""
+def torch_twin(keras_tagger):
+    """The PyTorch twin (`nn.Module`) of a `BidirectionalTagger`'s layers, weights copied.
+
+    Reads only the Keras layers (no preprocessor, no TensorFlow), so
+    `bench_ner_gpu.py` builds it on a machine with JAX and PyTorch alone.
+    """
     import torch
     from torch import nn
 
     bb = keras_tagger.backbone
-    words = keras_tagger.preprocessor.word_lookup.get_vocabulary()
-    chars = keras_tagger.preprocessor.char_lookup.get_vocabulary()
-    word_index = {w: i for i, w in enumerate(words)}
-    char_index = {c: i for i, c in enumerate(chars)}
-    max_chars = bb.max_chars
     get = lambda layer: [np.asarray(w) for w in layer.get_weights()]  # noqa: E731
 
     class Twin(nn.Module):
@@ -88,7 +87,7 @@ def torch_tagger(keras_tagger):
                 new = best + e[:, i]
                 m = mask[:, i].unsqueeze(1)
                 score = torch.where(m, new, score)
-                history.append(torch.where(m, idx, torch.arange(e.shape[2]).expand_as(idx)))
+                history.append(torch.where(m, idx, torch.arange(e.shape[2], device=e.device).expand_as(idx)))
             score = score + self.end
             tag = score.argmax(dim=1)
             tags = [tag]
@@ -109,7 +108,19 @@ def torch_tagger(keras_tagger):
             last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
             return (log_z - gold - self.end[last]).mean()
 
-    twin = Twin().eval()
+    return Twin().eval()
+
+
+def torch_tagger(keras_tagger):
+    """The PyTorch twin of a loaded `BidirectionalTagger`, its vectorizer and a `tag(token_lists)` function."""
+    import torch
+
+    twin = torch_twin(keras_tagger)
+    words = keras_tagger.preprocessor.word_lookup.get_vocabulary()
+    chars = keras_tagger.preprocessor.char_lookup.get_vocabulary()
+    word_index = {w: i for i, w in enumerate(words)}
+    char_index = {c: i for i, c in enumerate(chars)}
+    max_chars = keras_tagger.backbone.max_chars
 
     def vectorize(token_lists):
         t = max(1, max(len(s) for s in token_lists))

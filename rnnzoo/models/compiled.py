@@ -65,3 +65,31 @@ def jax_function(model, postprocess=None):
         return np.asarray(jitted(trainable, non_trainable, padded))
 
     return fn
+
+
+def tf_pad_batch(structure, batch_size):
+    """Zero-pad a batch (nested tensors of shape `(batch, ...)`) to `batch_size` rows and a `padded_shape` time.
+
+    For `tf.data` pipelines feeding a jitted training step (JAX): bucketed
+    batches come in every `(batch, time)` shape, and each new shape costs a
+    compilation. Rows are padded up to `batch_size`; tensors of rank >= 2 have
+    their time axis (axis 1) padded per `padded_shape`. Added rows and steps
+    are all zeros (padding ids), which the families' losses ignore.
+    """
+    import tensorflow as tf
+
+    tensors = tf.nest.flatten(structure)
+    sequences = [t for t in tensors if t.shape.rank >= 2]  # all share the batch's time axis
+    if sequences:
+        time = tf.shape(sequences[0])[1]
+        step = tf.where(time <= MAX_FINE_TIME, TIME_STEP, COARSE_TIME_STEP)
+        time = (time + step - 1) // step * step
+
+    def pad(t):
+        rows = [[0, batch_size - tf.shape(t)[0]]]
+        if t.shape.rank >= 2:
+            rows.append([0, time - tf.shape(t)[1]])
+        paddings = rows + [[0, 0]] * (t.shape.rank - len(rows))
+        return tf.pad(t, paddings)
+
+    return tf.nest.pack_sequence_as(structure, [pad(t) for t in tensors])

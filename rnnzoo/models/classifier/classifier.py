@@ -5,7 +5,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
-from rnnzoo.models.compiled import jax_function
+from rnnzoo.models.compiled import jax_function, tf_pad_batch
 from rnnzoo.models.task import Task
 
 HEADS = ("binary", "multiclass", "multilabel")
@@ -90,7 +90,9 @@ class TextClassifier(Task):
         else:
             target = ops.cast(ops.reshape(y, (-1, 1)) if self.head == "binary" else y, "float32")
             loss = keras.losses.binary_crossentropy(target, y_pred, from_logits=True)
-        loss = ops.mean(loss)
+        # Mean over texts; all-padding rows (a padded batch's filler: a real text has >= 1 token) do not count.
+        texts = ops.cast(ops.any(ops.not_equal(x, 0), axis=1), "float32")
+        loss = ops.sum(loss * texts) / ops.maximum(ops.sum(texts), 1.0)
         if self.losses:
             loss = loss + ops.sum(self.losses)
         return loss
@@ -231,6 +233,14 @@ class TextClassifier(Task):
             bucket_boundaries=[b + 1 for b in boundaries],
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
+        if labelled and keras.backend.backend() == "jax":
+            # A jitted step compiles once per batch shape: pad to a few. Empty rows carry no
+            # loss, and a sample weight of 0 keeps them out of any compiled metric.
+            def pad(ids, labels):
+                ids, labels = tf_pad_batch((ids, labels), batch_size)
+                return ids, labels, tf.cast(tf.reduce_any(tf.not_equal(ids, 0), axis=1), "float32")
+
+            dataset = dataset.map(pad)
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------- predict

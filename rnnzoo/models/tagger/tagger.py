@@ -7,7 +7,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy
-from rnnzoo.models.compiled import jax_function, pad_inputs, padded_shape
+from rnnzoo.models.compiled import jax_function, pad_inputs, padded_shape, tf_pad_batch
 from rnnzoo.models.tagger.backbone import TaggerBackbone
 from rnnzoo.models.tagger.spans import (
     TAG_SCHEMES,
@@ -117,7 +117,9 @@ class BidirectionalTagger(Task):
         mask = self._mask(x)
         if self.head == "crf":
             log_likelihood = self.get_layer("crf").log_likelihood(y_pred, y, mask)
-            loss = -ops.mean(log_likelihood)
+            # Mean over sentences; all-padding rows (a padded batch's filler) score 0 and do not count.
+            sentences = ops.cast(ops.any(mask, axis=1), "float32")
+            loss = -ops.sum(log_likelihood) / ops.maximum(ops.sum(sentences), 1.0)
         else:
             maskf = ops.cast(mask, "float32")
             per_token = keras.losses.sparse_categorical_crossentropy(y, y_pred, from_logits=True)
@@ -243,7 +245,11 @@ class BidirectionalTagger(Task):
                 tf.cast(tf.not_equal(tokens, ""), "float32"),
             )
 
-        return dataset.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
+        if keras.backend.backend() == "jax":
+            # A jitted step compiles once per batch shape: pad to a few (empty rows carry no loss).
+            dataset = dataset.map(lambda *batch: tf_pad_batch(batch, batch_size))
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------- predict
     def predict(self, x, batch_size=None, verbose=0, **kwargs):

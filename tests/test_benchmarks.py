@@ -1,0 +1,58 @@
+"""The GPU benchmark's two steps run end to end on a small sample (CPU here): prepare with TensorFlow,
+then time Keras on JAX vs the PyTorch twin with TensorFlow unavailable, as on the GPU machine."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import real_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BLOCK_TENSORFLOW = r"""
+import importlib.machinery, runpy, sys
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            return importlib.machinery.ModuleSpec(name, None)
+sys.meta_path.insert(0, NoTensorFlow())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None or importlib.util.find_spec("torch") is None,
+    reason="the GPU benchmark needs jax and torch",
+)
+def test_gpu_benchmark_steps_run_on_a_sample(tmp_path):
+    pytest.importorskip("tensorflow")
+    real_data("conll2003", "train.txt")
+    script = os.path.join(ROOT, "benchmarks", "bench_ner_gpu.py")
+    arrays = str(tmp_path / "arrays.npz")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    prep = subprocess.run(
+        [sys.executable, script, "prepare", "--out", arrays, "--train-sentences", "64", "--test-sentences", "32"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert prep.returncode == 0, prep.stderr[-3000:]
+    assert "64 train / 32 test sentences" in prep.stdout
+    env["KERAS_BACKEND"] = "jax"
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_TENSORFLOW, script, "run", "--arrays", arrays, "--batch-size", "32",
+         "--infer-batch-size", "32", "--train-batches", "2", "--repeats", "1", "--threads", "1",
+         "--json", str(tmp_path / "out.json")],
+        capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    # The twin gets the Keras weights: same tags (float rounding may flip a rare near-tie).
+    agreement = float(out.split("tag agreement keras vs torch twin: ")[1].split("%")[0])
+    assert agreement >= 99.0, out
+    assert "training tokens/s" in out and "tagging tokens/s" in out
+    assert out.strip().splitlines()[-1] == "tensorflow imported: False"
+    assert (tmp_path / "out.json").exists()
