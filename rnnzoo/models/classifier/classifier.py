@@ -250,18 +250,26 @@ class TextClassifier(Task):
         Texts are tokenized once, sorted by length and batched, so batches pad
         little; the output is in the input order.
         """
-        import tensorflow as tf
-
         texts = self.check_texts(x)
         if not texts:
             return np.zeros((0, len(self.labels)), "float32")
-        batch_size = batch_size or self.default_batch_size
+        return self.proba_from_ids(self.token_ids(texts), batch_size=batch_size)
+
+    def token_ids(self, texts):
+        """Raw texts -> one int32 NumPy array of token ids per text (tokenized, truncated: what the model reads)."""
+        import tensorflow as tf
+
         rows = []
         for start in range(0, len(texts), 1024):
             ragged = self.preprocessor(tf.constant(texts[start : start + 1024]))
             rows.extend(np.split(ragged.flat_values.numpy(), np.cumsum(ragged.row_lengths().numpy())[:-1]))
+        return rows
+
+    def proba_from_ids(self, rows, batch_size=None):
+        """`token_ids` rows -> `(len(rows), num_labels)` probabilities: sorted by length, batched, compiled."""
+        batch_size = batch_size or self.default_batch_size
         order = np.argsort([len(r) for r in rows], kind="stable")
-        out = np.zeros((len(texts), len(self.labels)), "float32")
+        out = np.zeros((len(rows), len(self.labels)), "float32")
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
             longest = max(len(rows[i]) for i in chosen)
