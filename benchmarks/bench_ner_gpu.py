@@ -140,6 +140,9 @@ class Batches:
         import keras
 
         class _Batches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+
             def __len__(self):
                 return len(batches)
 
