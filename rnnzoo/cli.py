@@ -18,8 +18,8 @@ def cmd_list(args):
             artifact_dir(name)
             try:
                 m = read_metrics(name)
-                # The file, not just the split name: SST-2's evaluation split is the GLUE dev file.
-                status = f"{m['metric']} {m['value']} ({m['split']}: {m.get('data_file', '?')})"
+                # The file too: SST-2's evaluation split is the GLUE dev file.
+                status = f"{m['metric']} {m['value']} ({m.get('split_name', m['split'])}: {m.get('data_file', '?')})"
             except FileNotFoundError:
                 status = "trained, not evaluated"
         except (FileNotFoundError, ValueError):
@@ -46,7 +46,7 @@ def cmd_info(args):
     if os.path.exists(metrics):
         with open(metrics) as f:
             m = json.load(f)
-        print(f"# {m['metric']} = {m['value']} on the {m['split']} split ({m['evaluated_at']})")
+        print(f"# {m['metric']} = {m['value']} on the {m.get('split_name', m['split'])} split ({m['evaluated_at']})")
 
 
 def _format_prediction(result):

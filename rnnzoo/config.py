@@ -48,6 +48,9 @@ class DataConfig:
     train: typing.Union[str, list] = ""  # a file, or a list of files read one after another
     validation: Optional[str] = None
     test: Optional[str] = None
+    # How reports name the `test` file's split when it is not a test set (e.g. "GLUE dev": GLUE's
+    # test labels are hidden, so the SST-2 presets are scored on the dev file). null: "test".
+    test_name: Optional[str] = None
     labels: Optional[list] = None
     tag_scheme: str = "bio"  # tagger: bio | iobes, the scheme the head predicts (data and outputs stay BIO)
     max_length: Optional[int] = None

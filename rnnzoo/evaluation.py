@@ -71,6 +71,7 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         "model": config.name,
         "family": config.family,
         "split": split,
+        "split_name": (config.data.test_name or "test") if split == "test" else split,
         "data_file": os.path.join(config.data.root, getattr(config.data, "test" if split == "test" else split) or ""),
         "metric": metric,
         "value": scores[metric],
@@ -123,7 +124,7 @@ def model_card(config, record, directory, extra=""):
         f'model = rnnzoo.load("{config.name}")',
         "```",
         "",
-        f"## Results ({record['split']} split, `{record['data_file']}`)",
+        f"## Results ({record.get('split_name', record['split'])} split, `{record['data_file']}`)",
         "",
         f"**{record['metric']} = {record['value']}** on {record.get('sentences', record.get('examples', '?'))} examples, "
         f"measured by `{record['command']}` on {record['evaluated_at']} (Keras {record['keras_version']}, "
@@ -144,7 +145,7 @@ def model_card(config, record, directory, extra=""):
         "## Data",
         "",
         f"Reader `{d.reader}`, files under `$RNNZOO_DATA/{d.root}`: train `{' + '.join(split_files(d.train))}`, "
-        f"validation `{d.validation}`, test `{d.test}`.",
+        f"validation `{d.validation}`, test `{d.test}`" + (f" (the {d.test_name} set)." if d.test_name else "."),
         "",
         "## Training",
         "",

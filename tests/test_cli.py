@@ -18,8 +18,9 @@ def test_help_and_list(capsys):
     assert main(["list"]) is None
     out = capsys.readouterr().out
     assert "bilstm_ner" in out
-    # The evaluated file is named: SST-2's "test" split is the GLUE dev file.
-    assert "sst2/glue/dev.tsv" in next(line for line in out.splitlines() if line.startswith("bigru_sst2"))
+    # The evaluated file is named, and the split by what it is: SST-2's "test" split is the GLUE dev file.
+    assert "(GLUE dev: sst2/glue/dev.tsv)" in next(line for line in out.splitlines() if line.startswith("bigru_sst2"))
+    assert "(test: conll2003/test.txt)" in next(line for line in out.splitlines() if line.startswith("bilstm_ner"))
 
 
 def test_unknown_model_is_a_clear_error(capsys):

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 import rnnzoo
 from conftest import TINY_SENTENCES
@@ -174,7 +175,7 @@ def test_host_decoding_matches_the_graph_decoder(tiny_tagger):
 
 def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
     from rnnzoo.evaluation import evaluate_model
-    from rnnzoo.zoo import verify_checksums
+    from rnnzoo.zoo import verify_checksums, write_checksums
 
     _, out = tiny_tagger
     copy = tmp_path / "evaluated"
@@ -185,7 +186,17 @@ def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
     assert written["f1"] == record["f1"] and written["split"] == "test" and written["metric"] == "f1"
     card = (copy / "MODEL_CARD.md").read_text()
     assert f"f1 = {record['f1']}" in card and "## Architecture" in card
+    assert written["split_name"] == "test" and "## Results (test split" in card
     verify_checksums(str(copy))  # checksums were refreshed
+    # A config may name its test file's split for reports (SST-2's is the GLUE dev set).
+    config_file = copy / "config.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["data"]["test_name"] = "held-out"
+    config_file.write_text(yaml.safe_dump(config))
+    write_checksums(str(copy))
+    record = evaluate_model(str(copy))
+    assert record["split"] == "test" and record["split_name"] == "held-out"
+    assert "## Results (held-out split" in (copy / "MODEL_CARD.md").read_text()
 
 
 def test_frozen_word_embeddings_stay_fixed_and_survive_saving(tiny_tagger_config, tmp_path):
