@@ -576,8 +576,10 @@ def _trim_chars(features, window):
 
 def _entities(text, tokens, offsets, tags, confidence):
     entities = []
-    for kind, first, last in bio_to_spans(tags):
-        entity = {"type": kind, "score": round(float(np.mean(confidence[first:last])), 4)}
+    spans = bio_to_spans(tags)
+    confidence = confidence.tolist() if spans else ()  # Python floats: cheaper than np.mean per entity
+    for kind, first, last in spans:
+        entity = {"type": kind, "score": round(sum(confidence[first:last]) / (last - first), 4)}
         if offsets is not None:
             start, end = offsets[first][1], offsets[last - 1][2]
             entity.update({"text": text[start:end], "start": start, "end": end})
