@@ -132,24 +132,21 @@ def build_keras_tagger(data):
     return tagger, meta
 
 
-class Batches:
-    """A `keras.utils.PyDataset` over prepared batches (built lazily: Keras is imported in `run`)."""
+def py_dataset(batches):
+    """A `keras.utils.PyDataset` over prepared `(features, tags)` batches, in order."""
+    import keras
 
-    @staticmethod
-    def make(batches):
-        import keras
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
 
-        class _Batches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__()
+        def __len__(self):
+            return len(batches)
 
-            def __len__(self):
-                return len(batches)
+        def __getitem__(self, i):
+            return batches[i]
 
-            def __getitem__(self, i):
-                return batches[i]
-
-        return _Batches()
+    return Batches()
 
 
 def run(args):
@@ -216,12 +213,12 @@ def run(args):
     print(f"training: {len(train)} batches of {args.batch_size}, {train_tokens} tokens, "
           f"{len(shapes)} padded shapes (Keras compiles each once in the warm-up)")
     tagger.compile(optimizer=keras.optimizers.Nadam(args.learning_rate, clipnorm=5.0))
-    keras_data = Batches.make([kb for kb, _, _ in train])
+    keras_data = py_dataset([kb for kb, _, _ in train])
     warm = {}
     for kb, _, _ in train:
         warm.setdefault(kb[0]["token_ids"].shape, kb)
     start = time.perf_counter()
-    tagger.fit(Batches.make(list(warm.values())), epochs=1, verbose=0)
+    tagger.fit(py_dataset(list(warm.values())), epochs=1, verbose=0)
     keras_warmup = time.perf_counter() - start
     torch_train = [to_torch(tb) for _, tb, _ in train]
     opt = torch.optim.NAdam(twin.parameters(), lr=args.learning_rate)
