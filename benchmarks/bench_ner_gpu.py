@@ -182,7 +182,7 @@ def run(args):
 
     # Agreement on the test sentences (weights copied: the same tags up to float rounding).
     test = make_batches(split_sentences(data, "test"), args.infer_batch_size)
-    test_torch = [(to_torch(tb), tb[0].shape) for _, tb, _ in test]
+    test_torch = [to_torch(tb) for _, tb, _ in test]
     test_tokens = sum(n for _, _, n in test)
 
     decoder = tagger.get_decoder()  # emissions + in-graph Viterbi, one compiled call per padded shape
@@ -193,7 +193,7 @@ def run(args):
     def torch_tag():
         out = []
         with torch.inference_mode():
-            for (t, c, _), _ in test_torch:
+            for t, c, _ in test_torch:
                 lengths = (t != 0).sum(1).cpu()
                 out.append(twin.viterbi(twin.emissions(t, c, lengths), t != 0))
         sync()
