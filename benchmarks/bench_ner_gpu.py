@@ -4,6 +4,11 @@ Training throughput (tokens/s of optimizer steps, CRF loss) and tagging
 throughput (emissions + Viterbi) of the shipped `bilstm_ner` and its PyTorch
 twin (`bench_ner.torch_twin`: same layers, the Keras weights copied), side by
 side in one run, timings interleaved (ours, theirs, ours, ...), medians reported.
+It also checks that both give the same tags (and each one's token accuracy), and
+times two variants for context: PyTorch trained with a softmax loss instead of
+its CRF (whose forward algorithm loops over time steps in Python), and Keras with
+its own masked `Bidirectional` (a select per step, so no cuDNN on a GPU) instead
+of rnnzoo's right-padded one.
 
 The GPU machine has JAX and PyTorch but no TensorFlow, so this runs in two steps:
 
@@ -180,31 +185,41 @@ def run(args):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    # Agreement on the test sentences (weights copied: the same tags up to float rounding).
-    test = make_batches(split_sentences(data, "test"), args.infer_batch_size)
-    test_torch = [to_torch(tb) for _, tb, _ in test]
-    test_tokens = sum(n for _, _, n in test)
-
     decoder = tagger.get_decoder()  # emissions + in-graph Viterbi, one compiled call per padded shape
+    test_sentences = split_sentences(data, "test")
+    test_sets = {}
+    for size in args.infer_batch_size:
+        test = make_batches(test_sentences, size)
+        test_sets[size] = (test, [to_torch(tb) for _, tb, _ in test], sum(n for _, _, n in test))
 
-    def keras_tag():
-        return [np.asarray(decoder.predict_on_batch(kb[0])["tags"]) for kb, _, _ in test]
+    def keras_tag(size):
+        return [np.asarray(decoder.predict_on_batch(kb[0])["tags"]) for kb, _, _ in test_sets[size][0]]
 
-    def torch_tag():
+    def torch_tag(size):
         out = []
         with torch.inference_mode():
-            for t, c, _ in test_torch:
+            for t, c, _ in test_sets[size][1]:
                 lengths = (t != 0).sum(1).cpu()
                 out.append(twin.viterbi(twin.emissions(t, c, lengths), t != 0))
         sync()
         return [o.cpu().numpy() for o in out]
 
-    same = total = 0
-    for (kb, tb, _), ours, theirs in zip(test, keras_tag(), torch_tag()):
+    # Agreement on the test sentences (weights copied: the same tags up to float rounding), and each side's
+    # token accuracy against the gold tags.
+    size = args.infer_batch_size[0]
+    same = total = keras_right = torch_right = 0
+    for (kb, tb, _), ours, theirs in zip(test_sets[size][0], keras_tag(size), torch_tag(size)):
         mask = tb[0] != 0
-        same += int((ours[: mask.shape[0], : mask.shape[1]][mask] == theirs[mask]).sum())
+        ours = ours[: mask.shape[0], : mask.shape[1]][mask]
+        theirs, gold = theirs[mask], tb[2][mask]
+        same += int((ours == theirs).sum())
+        keras_right += int((ours == gold).sum())
+        torch_right += int((theirs == gold).sum())
         total += int(mask.sum())
-    print(f"tag agreement keras vs torch twin: {100 * same / total:.2f}% of {total} test tokens")
+    print(f"tag agreement keras vs torch twin: {100 * same / total:.2f}% of {total} test tokens "
+          f"(token accuracy vs gold: keras {100 * keras_right / total:.2f}%, torch {100 * torch_right / total:.2f}%)")
+    for size in args.infer_batch_size[1:]:
+        keras_tag(size)  # compile this batch size's shapes before timing
 
     # Training: the same sentences and batch order; Keras on padded batches, PyTorch on packed ones.
     train = make_batches(split_sentences(data, "train"), args.batch_size)[: args.train_batches or None]
@@ -212,55 +227,82 @@ def run(args):
     shapes = sorted({kb[0]["token_ids"].shape for kb, _, _ in train})
     print(f"training: {len(train)} batches of {args.batch_size}, {train_tokens} tokens, "
           f"{len(shapes)} padded shapes (Keras compiles each once in the warm-up)")
-    tagger.compile(optimizer=keras.optimizers.Nadam(args.learning_rate, clipnorm=5.0))
+    # The same model with Keras' own masked Bidirectional (a select per step, so no cuDNN on a GPU) instead of
+    # rnnzoo's right-padded path, for context.
+    masked, _ = build_keras_tagger(data)
+    masked.backbone.get_layer("rnn_0").right_padded = False
     keras_data = py_dataset([kb for kb, _, _ in train])
     warm = {}
     for kb, _, _ in train:
         warm.setdefault(kb[0]["token_ids"].shape, kb)
-    start = time.perf_counter()
-    tagger.fit(py_dataset(list(warm.values())), epochs=1, verbose=0)
-    keras_warmup = time.perf_counter() - start
+    keras_warmup = 0.0
+    for model in (tagger, masked):
+        model.compile(optimizer=keras.optimizers.Nadam(args.learning_rate, clipnorm=5.0))
+        start = time.perf_counter()
+        model.fit(py_dataset(list(warm.values())), epochs=1, verbose=0)
+        keras_warmup += time.perf_counter() - start
     torch_train = [to_torch(tb) for _, tb, _ in train]
     opt = torch.optim.NAdam(twin.parameters(), lr=args.learning_rate)
 
-    def torch_epoch():
+    def torch_epoch(crf=True):
         twin.train()
         for t, c, y in torch_train:
             opt.zero_grad(set_to_none=True)
             lengths = (t != 0).sum(1).cpu()
-            loss = twin.nll(twin.emissions(t, c, lengths), y, t != 0)
+            mask = t != 0
+            emissions = twin.emissions(t, c, lengths)
+            if crf:
+                loss = twin.nll(emissions, y, mask)
+            else:
+                loss = torch.nn.functional.cross_entropy(emissions[mask], y[mask])
             loss.backward()
             torch.nn.utils.clip_grad_norm_(twin.parameters(), 5.0)
             opt.step()
         sync()
 
-    def keras_epoch():
-        tagger.fit(keras_data, epochs=1, verbose=0, shuffle=False)
-
     start = time.perf_counter()
     torch_epoch()
+    torch_epoch(crf=False)
     torch_warmup = time.perf_counter() - start
-    times = {"keras_train": [], "torch_train": [], "keras_tag": [], "torch_tag": []}
+    jobs = {
+        "keras_train": lambda: tagger.fit(keras_data, epochs=1, verbose=0, shuffle=False),
+        "torch_train": torch_epoch,
+        "keras_masked_train": lambda: masked.fit(keras_data, epochs=1, verbose=0, shuffle=False),
+        "torch_softmax_train": lambda: torch_epoch(crf=False),
+    }
+    for size in args.infer_batch_size:
+        jobs[f"keras_tag_{size}"] = lambda size=size: keras_tag(size)
+        jobs[f"torch_tag_{size}"] = lambda size=size: torch_tag(size)
+    times = {name: [] for name in jobs}
     for _ in range(args.repeats):
-        for name, fn in (("keras_train", keras_epoch), ("torch_train", torch_epoch),
-                         ("keras_tag", keras_tag), ("torch_tag", torch_tag)):
+        for name, fn in jobs.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
     med = {k: statistics.median(v) for k, v in times.items()}
-    rows = [
-        ("training tokens/s", train_tokens / med["keras_train"], train_tokens / med["torch_train"]),
-        (f"tagging tokens/s (batch {args.infer_batch_size})", test_tokens / med["keras_tag"],
-         test_tokens / med["torch_tag"]),
-    ]
+    rows = [("training tokens/s (CRF loss)", train_tokens / med["keras_train"], train_tokens / med["torch_train"])]
+    for size in args.infer_batch_size:
+        tokens = test_sets[size][2]
+        rows.append((f"tagging tokens/s (batch {size})", tokens / med[f"keras_tag_{size}"],
+                     tokens / med[f"torch_tag_{size}"]))
     print(f"warm-up: keras {keras_warmup:.1f} s (compilation), torch {torch_warmup:.1f} s")
     print(f"\n{'measure':36s} {'rnnzoo/keras':>14s} {'pytorch':>14s} {'ratio':>8s}")
     for name, ours, theirs in rows:
         print(f"{name:36s} {ours:14.0f} {theirs:14.0f} {ours / theirs:7.2f}x")
+    context = {
+        "torch_softmax_train": train_tokens / med["torch_softmax_train"],
+        "keras_masked_train": train_tokens / med["keras_masked_train"],
+    }
+    print(f"\ncontext: pytorch trained with a softmax loss instead of its CRF: {context['torch_softmax_train']:.0f} "
+          f"tokens/s (rnnzoo with its CRF: {rows[0][1] / context['torch_softmax_train']:.2f}x of that)")
+    print(f"context: keras' masked Bidirectional instead of rnnzoo's right-padded one: "
+          f"{context['keras_masked_train']:.0f} tokens/s (right-padded: {rows[0][1] / context['keras_masked_train']:.2f}x)")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "times": times, "device": str(device), "jax_device": jax_device,
-                       "keras": keras.__version__, "torch": torch.__version__, "args": vars(args)}, f, indent=1)
+            json.dump({"rows": rows, "context": context, "times": times, "device": str(device),
+                       "jax_device": jax_device, "keras": keras.__version__, "torch": torch.__version__,
+                       "agreement": same / total, "keras_accuracy": keras_right / total,
+                       "torch_accuracy": torch_right / total, "args": vars(args)}, f, indent=1)
 
 
 def main(argv=None):
@@ -274,7 +316,8 @@ def main(argv=None):
     r = sub.add_parser("run", help="time Keras (JAX) vs PyTorch on the prepared arrays")
     r.add_argument("--arrays", default=".bench/ner_arrays.npz")
     r.add_argument("--batch-size", type=int, default=256, help="training sentences per batch")
-    r.add_argument("--infer-batch-size", type=int, default=64)
+    r.add_argument("--infer-batch-size", type=lambda v: [int(x) for x in v.split(",")], default=[64, 512],
+                   help="tagging batch sizes, comma-separated (the first also gives the agreement)")
     r.add_argument("--train-batches", type=int, default=0, help="0 = one whole epoch")
     r.add_argument("--repeats", type=int, default=3)
     r.add_argument("--learning-rate", type=float, default=1e-4)

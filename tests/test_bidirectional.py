@@ -1,5 +1,9 @@
 """`rnnzoo.layers.Bidirectional(right_padded=True)`: lengths instead of per-step masking, same results."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -55,3 +59,50 @@ def test_config_round_trip_and_weight_paths(tmp_path):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(plain(x)), rtol=1e-6, atol=1e-6
     )
+
+
+CUDNN_SCRIPT = r"""
+import importlib
+import numpy as np
+import keras
+from jax.experimental import rnn as jax_rnn
+from rnnzoo.layers import Bidirectional
+
+# Keras on JAX runs an unmasked LSTM through cuDNN (`jax.experimental.rnn.lstm`) when a GPU is present.
+# Take that code path on CPU: report a GPU and answer the cuDNN call with JAX's reference LSTM.
+calls = []
+def reference_lstm(x, h_0, c_0, weights, seq_lengths, input_size, hidden_size, num_layers, dropout, bidirectional,
+                   precision=None):
+    calls.append(bidirectional)
+    w_ih, w_hh, b_ih, b_hh = jax_rnn.unpack_lstm_weights(weights, input_size, hidden_size, num_layers, bidirectional)
+    return jax_rnn.lstm_ref(x, h_0, c_0, w_ih, w_hh, b_ih, b_hh, seq_lengths, input_size, hidden_size, num_layers,
+                            dropout, bidirectional)
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).random((5, 9, 4)).astype("float32")
+mask = np.arange(9)[None, :] < np.array([9, 1, 4, 7, 2])[:, None]
+reference = keras.layers.Bidirectional(keras.layers.LSTM(6, return_sequences=True))
+fast = Bidirectional(keras.layers.LSTM(6, return_sequences=True), right_padded=True)
+reference(x, mask=mask)
+fast(x, mask=mask)
+fast.set_weights(reference.get_weights())
+expected = keras.ops.convert_to_numpy(reference(x, mask=mask))  # masked: Keras' scan on every device
+importlib.import_module("keras.src.backend.jax.rnn")._is_gpu_available = lambda: True
+jax_rnn.lstm = reference_lstm
+got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+assert calls == [False, False], calls  # both directions took the cuDNN path
+np.testing.assert_allclose(got[mask], expected[mask], rtol=1e-5, atol=1e-6)
+print("ok", keras.backend.backend())
+"""
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("jax") is None, reason="jax is not installed")
+def test_right_padded_path_on_the_jax_cudnn_lstm():
+    # Keras 3.15's cuDNN LSTM on JAX returns a go_backwards layer's outputs in input order, its scan in reading
+    # order; the right-padded path must give Keras' masked outputs on both (it gave wrong ones on an H200).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root)
+    proc = subprocess.run([sys.executable, "-c", CUDNN_SCRIPT], capture_output=True, text=True, env=env, cwd=root,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "ok jax"

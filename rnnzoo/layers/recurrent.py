@@ -69,9 +69,9 @@ class Bidirectional(keras.layers.Bidirectional):
     selects between the new and the previous state at every step; with right
     padding that is not needed: the forward layer runs unmasked (padding comes
     after each sequence's last token, so its outputs at real positions are
-    exact), and the backward layer runs unmasked over the sequences shifted to
-    the right end, so it reads each sequence's last token first, from its
-    initial state; its outputs are gathered back to their positions. Same
+    exact), and the backward layer runs unmasked, reading forwards, over each
+    sequence reversed within its length, so it reads the last token first,
+    from its initial state; its outputs are gathered back to their positions. Same
     weights and same outputs at real positions as Keras' layer; outputs at
     padded positions are not zeroed (mask them downstream, as the tagger's CRF
     and loss do). The mask must be a prefix (true exactly for the first
@@ -106,6 +106,7 @@ class Bidirectional(keras.layers.Bidirectional):
             or self.return_state
             or not self.return_sequences
             or self.merge_mode != "concat"
+            or self.forward_layer.go_backwards
         ):
             return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
         kwargs = {"training": training} if self.forward_layer._call_has_training_arg else {}
@@ -120,13 +121,20 @@ class Bidirectional(keras.layers.Bidirectional):
             flat = ops.reshape(x, (-1, x.shape[-1]))
             return ops.reshape(ops.take(flat, ops.reshape(rows + index, (-1,)), axis=0), ops.shape(x))
 
-        # Right-aligned copy: step t holds token t - (time - length).
-        aligned = gather(sequences, ops.clip(steps - (time - lengths), 0, time - 1))
+        # Each sequence reversed within its length: step t holds token length-1-t (steps past the
+        # length hold copies, read after the last real token, so they change no real output).
+        reverse = ops.clip(lengths - 1 - steps, 0, time - 1)
         forward = self.forward_layer(sequences, **kwargs)
-        # The backward layer (go_backwards) returns its outputs in reading order: output k
-        # follows the tokens length-1 ... length-1-k, i.e. belongs to position length-1-k.
-        backward = self.backward_layer(aligned, **kwargs)
-        backward = gather(backward, ops.clip(lengths - 1 - steps, 0, time - 1))
+        # The backward layer reads the reversed copy from its start, as a forward pass: output t
+        # follows tokens length-1 ... length-1-t, so it belongs to position length-1-t. Running it
+        # forwards sidesteps `go_backwards`, whose output order differs between Keras' code paths
+        # (Keras 3.15's cuDNN LSTM on JAX returns it in input order, its scan in reading order).
+        self.backward_layer.go_backwards = False
+        try:
+            backward = self.backward_layer(gather(sequences, reverse), **kwargs)
+        finally:
+            self.backward_layer.go_backwards = True
+        backward = gather(backward, reverse)
         return ops.concatenate(
             [ops.cast(forward, self.compute_dtype), ops.cast(backward, self.compute_dtype)], axis=-1
         )
