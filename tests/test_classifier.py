@@ -238,3 +238,36 @@ def test_shipped_model_accuracy_on_a_fixed_sample(name):
     result = family.evaluate(clf, sample_split(data, metrics["split"], family.SAMPLE_SIZE), split=metrics["split"])
     assert result["examples"] == 500
     assert abs(result["accuracy"] - metrics["sample"]["accuracy"]) <= 1.5, (result["accuracy"], metrics["sample"])
+
+
+# ---------------------------------------------------------------- examples/pretrain_encoder_lm.py
+def test_language_model_pretrained_encoder_initialises_a_classifier(tmp_path):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "pretrain_encoder_lm.py")
+    spec = importlib.util.spec_from_file_location("pretrain_encoder_lm", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    clf = tiny_classifier(bidirectional=True)
+    vocabulary, dim = clf.backbone.get_layer("word_embedding").get_weights()[0].shape
+    rng = np.random.default_rng(0)
+    stream = tmp_path / "stream.npz"
+    np.savez(stream, stream=rng.integers(0, vocabulary, 3000).astype("uint16"),
+             embedding=rng.normal(size=(vocabulary, dim)).astype("float32"),
+             meta=np.array(json.dumps({"units": 8, "cell": "gru", "vocabulary": int(vocabulary)})))
+    encoder = tmp_path / "encoder.npz"
+    example.main(["train", "--stream", str(stream), "--out", str(encoder), "--epochs", "2", "--batch-size", "8",
+                  "--length", "8", "--output-words", "16"])
+    saved = np.load(encoder)
+    assert json.loads(str(saved["meta"]))["epochs"] == 2
+    example.load_encoder(clf, encoder)
+    np.testing.assert_array_equal(clf.backbone.get_layer("word_embedding").get_weights()[0], saved["embedding"])
+    rnn = clf.backbone.get_layer("rnn_0")
+    for name, layer in (("forward", rnn.forward_layer), ("backward", rnn.backward_layer)):
+        for i, w in enumerate(layer.get_weights()):
+            np.testing.assert_array_equal(w, saved[f"{name}_{i}"])
+    assert len(clf.predict(["a good film"])) == 1
+    # A stream prepared for another vocabulary is refused with a clear message.
+    np.savez(encoder, embedding=np.zeros((vocabulary + 1, dim), "float32"))
+    with pytest.raises(ValueError, match="does not match"):
+        example.load_encoder(clf, encoder)

@@ -96,7 +96,8 @@ def model_card_extra(config, record):
             f"{record.get('evaluation_seconds')} s during evaluation: about {speed:.0f} sentences/s "
             f"({record.get('tokens', 0) / max(record.get('evaluation_seconds', 0), 1e-9):.0f} tokens/s), batch 32, "
             f"{record.get('backend')} backend on a 2-core CPU. `benchmarks/bench_ner.py` compares it with the same "
-            "architecture in PyTorch (results in `benchmarks/RESULTS.md`).",
+            "architecture in PyTorch on a CPU, and `benchmarks/bench_ner_gpu.py` on a GPU (Keras on JAX vs PyTorch's "
+            "cuDNN LSTM); results in `benchmarks/RESULTS.md`.",
             "",
             "## Context",
             "",
