@@ -129,11 +129,11 @@ class Bidirectional(keras.layers.Bidirectional):
         # follows tokens length-1 ... length-1-t, so it belongs to position length-1-t. Running it
         # forwards sidesteps `go_backwards`, whose output order differs between Keras' code paths
         # (Keras 3.15's cuDNN LSTM on JAX returns it in input order, its scan in reading order).
-        self.backward_layer.go_backwards = False
+        go_backwards, self.backward_layer.go_backwards = self.backward_layer.go_backwards, False
         try:
             backward = self.backward_layer(gather(sequences, reverse), **kwargs)
         finally:
-            self.backward_layer.go_backwards = True
+            self.backward_layer.go_backwards = go_backwards
         backward = gather(backward, reverse)
         return ops.concatenate(
             [ops.cast(forward, self.compute_dtype), ops.cast(backward, self.compute_dtype)], axis=-1
