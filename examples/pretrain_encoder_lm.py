@@ -67,10 +67,9 @@ def prepare(args):
         for row in ids.to_list():
             pieces.append(np.asarray(row + [0], "int32"))  # 0 ends a text
     stream = np.concatenate(pieces)
-    vocabulary = len(lookup.get_vocabulary()) if hasattr(lookup, "get_vocabulary") else None
     embedding = task.backbone.get_layer("word_embedding").get_weights()[0]
     meta = {"config": config.name, "units": config.architecture.units, "cell": config.architecture.cell,
-            "vocabulary": int(embedding.shape[0]), "lookup_size": vocabulary, "texts": len(texts)}
+            "vocabulary": int(embedding.shape[0]), "texts": len(texts)}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     np.savez_compressed(args.out, stream=stream.astype("uint16" if embedding.shape[0] < 2**16 else "int32"),
                         embedding=embedding, meta=np.array(json.dumps(meta)))
@@ -131,6 +130,15 @@ def train(args):
     print(f"keras {keras.__version__} ({keras.backend.backend()}): {len(train_stream)} training tokens, "
           f"{steps} steps of {args.batch_size} x {args.length} per epoch; {len(val_starts)} validation windows; "
           f"{units} units")
+
+    class Batches(keras.utils.PyDataset):  # reads the current epoch's `starts`
+        def __len__(self):
+            return steps
+
+        def __getitem__(self, i):
+            return windows(train_stream, starts[i * args.batch_size : (i + 1) * args.batch_size], args.length,
+                           args.output_words)
+
     begin = time.perf_counter()
     planned = args.epochs
     for epoch in range(args.epochs):
@@ -143,15 +151,6 @@ def train(args):
         offset = int(rng.integers(1, args.length + 1))
         starts = offset + args.length * rng.permutation(steps * args.batch_size)
         start = time.perf_counter()
-
-        class Batches(keras.utils.PyDataset):
-            def __len__(self):
-                return steps
-
-            def __getitem__(self, i):
-                return windows(train_stream, starts[i * args.batch_size : (i + 1) * args.batch_size], args.length,
-                               args.output_words)
-
         history = model.fit(Batches(), epochs=1, verbose=0)
         losses = model.evaluate(val_x, val_y, batch_size=args.batch_size, verbose=0)
         elapsed = time.perf_counter() - start
