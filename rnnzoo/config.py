@@ -55,6 +55,10 @@ class DataConfig:
     tag_scheme: str = "bio"  # tagger: bio | iobes, the scheme the head predicts (data and outputs stay BIO)
     max_length: Optional[int] = None
     train_validation_split: float = 0.0
+    # classifier: what train_validation_split holds out. row: a random part of the rows. sentence: for
+    # sentence + phrase corpora (GLUE SST-2), a part of the whole texts (rows inside no other row), and
+    # the rows found only inside them leave training too, so validation scores unseen sentences.
+    train_validation_unit: str = "row"
     # classifier: CSV/TSV columns (None = auto: "text"/"sentence" and "label") and long-text truncation
     text_column: Optional[str] = None
     label_column: Optional[str] = None
@@ -131,6 +135,7 @@ _CHOICES = {
     "architecture.char_encoder": ("cnn", "bilstm", None),
     "architecture.pooling": ("last", "max", "mean", "max_mean"),
     "data.truncate": ("head", "tail", "head_tail"),
+    "data.train_validation_unit": ("row", "sentence"),
     "data.tag_scheme": ("bio", "iobes"),
     "architecture.head": ("crf", "softmax", "binary", "multiclass", "multilabel"),
     "training.optimizer": ("adam", "adamw", "nadam", "sgd", "rmsprop"),

@@ -103,6 +103,22 @@ def test_fit_and_predict_format(trained):
     assert trained.score(TEXTS, LABELS)["accuracy"] >= 90.0
 
 
+def test_fit_on_raw_texts_does_not_warn_that_the_data_ran_out():
+    """Bucketed datasets have no known length; one pass is an epoch, and Keras' warning would be noise."""
+    import warnings
+
+    clf = tiny_classifier()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(TEXTS, LABELS, epochs=2, verbose=0)
+        clf.evaluate(TEXTS, LABELS, verbose=0)
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:  # asking for more steps than there are: kept
+        warnings.simplefilter("always")
+        clf.fit(TEXTS, LABELS, epochs=1, steps_per_epoch=50, verbose=0)
+    assert [w for w in caught if "ran out of data" in str(w.message)]
+
+
 def test_bucketed_dataset_pads_per_batch(trained):
     texts = ["good"] * 8 + [" ".join(["bad"] * 11)] * 8
     lengths = [x.shape[1] for x, _ in trained.make_dataset(texts, ["positive"] * 16, batch_size=4, training=True)]
@@ -211,6 +227,40 @@ def test_read_table_csv_and_tsv(tmp_path):
     config.data.text_column = "review"
     with pytest.raises(ValueError, match="data.text_column"):
         family.load_data(config)
+
+
+def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_training(tmp_path):
+    # A sentence + phrase corpus shaped like GLUE SST-2: every sentence comes with some of its phrases.
+    rows = [("the plot is dull but the cast is great", 1), ("the plot is dull", 0), ("the cast is great", 1),
+            ("dull", 0), ("great", 1), ("a moving , funny film", 1), ("funny film", 1), ("funny", 1),
+            ("not funny at all", 0), ("at all", 0), ("a dull film", 0), ("film", 1)]
+    (tmp_path / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    config = tiny_config()
+    config.data.root, config.data.reader, config.data.train = str(tmp_path), "tsv", "train.tsv"
+    config.data.train_validation_split = 0.5
+    config.data.train_validation_unit = "sentence"
+    whole = {rows[i][0] for i in (0, 5, 8, 10)}  # the rows that are inside no other row
+    for seed in range(8):
+        config.training.seed = seed
+        data = family.load_data(config)
+        train, held = data["train"][0], data["validation"][0]
+        assert len(held) == 2 and set(held) <= whole
+        assert not set(train) & set(held)
+        for text, _ in rows:
+            inside = [w for w in whole if f" {text} " in f" {w} "]
+            # a row leaves training exactly when every whole text holding it is held out
+            assert (text in train) == (not set(inside) <= set(held)), (seed, text)
+        labels = dict(zip(*data["train"])) | dict(zip(*data["validation"]))
+        assert all(labels[t] == ("positive" if y else "negative") for t, y in rows if t in labels)
+
+    config.data.train_validation_unit = "row"  # the default: a random part of the rows
+    assert len(family.load_data(config)["validation"][0]) == 6
+
+
+def test_sentence_validation_split_refuses_long_documents(monkeypatch):
+    monkeypatch.setattr(family, "MAX_SPAN_WORK", 1000)
+    with pytest.raises(ValueError, match="sentence \\+ phrase corpora.*train_validation_unit: row"):
+        family.hold_out_sentences([" ".join(["word"] * 100)], 0.1, seed=0)
 
 
 # ---------------------------------------------------------------- shipped presets

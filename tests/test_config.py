@@ -93,6 +93,7 @@ def test_wrong_types(section, key, value, message):
         ("training", "optimizer", "adm", "Did you mean 'adam'?"),
         ("training", "lr_schedule", "cosin", "Did you mean 'cosine'?"),
         ("training", "early_stopping", {"mode": "maximum"}, "Did you mean 'max'?"),
+        ("data", "train_validation_unit", "sentences", "Did you mean 'sentence'?"),
     ],
 )
 def test_bad_choices(section, key, value, hint):

@@ -7,7 +7,9 @@ turns raw strings into those tensors inside `tf.data`. `fit`, `evaluate` and
 (dicts of arrays, `tf.data` of tensors) pass straight through to Keras.
 """
 
+import contextlib
 import os
+import warnings
 
 import keras
 
@@ -62,12 +64,14 @@ class Task(keras.Model):
             vx, vy = _split_validation(validation_data)
             if self._is_raw(vx):
                 validation_data = self.make_dataset(vx, vy, batch_size=batch_size, training=False)
-        return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
+        with _one_pass_per_epoch(kwargs.get("steps_per_epoch")):
+            return super().fit(x, y, batch_size=batch_size, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.evaluate`, also on raw inputs."""
         x, y, batch_size = self._vectorize(x, y, batch_size, training=False)
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        with _one_pass_per_epoch(kwargs.get("steps")):
+            return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def get_config(self):
         # Functional config is replaced by the constructor arguments, as in keras-hub;
@@ -87,6 +91,21 @@ class Task(keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+@contextlib.contextmanager
+def _one_pass_per_epoch(steps):
+    """Silence Keras' "Your input ran out of data" when no step count was asked for.
+
+    Keras 3 warns at the end of every dataset of unknown length (bucketed
+    `tf.data` pipelines, ours included) even without `steps_per_epoch`, where
+    one pass over the data is exactly what an epoch is. With a step count the
+    warning means something, and is kept.
+    """
+    with warnings.catch_warnings():
+        if steps is None:
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        yield
 
 
 def _is_dataset(x):
