@@ -6,7 +6,9 @@ layer sizes. Skipping padding is worth at most the recipe's row-steps over ours 
 it: ~1.1x at 200 tokens), so the rest would have to come from a cheaper recurrent step. This measures the
 candidates for that step: a hand-written `tf.while_loop` with the input projection hoisted out of the loop,
 `tf.scan`, the loop under XLA (`jit_compile=True`), TensorFlow's fused `BlockLSTMV2` kernel, and Keras' LSTM
-under the `mixed_bfloat16` policy (this CPU's AMX units). Forward pass (inference) and forward + backward
+under the `mixed_bfloat16` policy (this CPU's AMX units); for inference only, the input projection read per word
+from a table precomputed over the vocabulary (embedding @ kernel + bias: no input matmul at all, `--vocabulary`
+words, the block being those words' embeddings). Forward pass (inference) and forward + backward
 (training), interleaved repeats, medians; ratios are Keras' time over each variant's (> 1 = faster than Keras).
 
     python benchmarks/bench_lstm_kernels.py --batch 64 --time 200 --features 50 --units 128
@@ -25,7 +27,9 @@ def variants(args):
     import tensorflow as tf
 
     b, t, d, u = args.batch, args.time, args.features, args.units
-    x = tf.random.stateless_normal([b, t, d], seed=[1, 2])
+    embeddings = tf.random.stateless_normal([args.vocabulary, d], seed=[1, 2])
+    ids = tf.random.stateless_uniform([b, t], seed=[3, 4], maxval=args.vocabulary, dtype=tf.int32)
+    x = tf.gather(embeddings, ids)
     keras.utils.set_random_seed(0)
     lstm = keras.layers.LSTM(u, return_sequences=True)
     lstm(x)
@@ -46,6 +50,24 @@ def variants(args):
         _, _, _, out = tf.while_loop(
             lambda i, *_: i < steps, step, (0, zeros, zeros, tf.TensorArray(tf.float32, size=steps)),
             maximum_iterations=steps,  # XLA needs the bound for gradients
+        )
+        return tf.transpose(out.stack(), [1, 0, 2])
+
+    table = tf.matmul(embeddings, kernel) + bias  # every vocabulary word's projection, computed once (at load)
+
+    def word_table(x):
+        r = tf.convert_to_tensor(recurrent)
+        xw = tf.gather(table, tf.transpose(ids))  # (time, batch, 4 units); `x` is these words' embeddings
+
+        def step(i, h, c, out):
+            i_, f, g, o = tf.split(xw[i] + tf.matmul(h, r), 4, axis=-1)
+            c = tf.sigmoid(f) * c + tf.sigmoid(i_) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            return i + 1, h, c, out.write(i, h)
+
+        zeros = tf.zeros([tf.shape(x)[0], u])
+        _, _, _, out = tf.while_loop(
+            lambda i, *_: i < t, step, (0, zeros, zeros, tf.TensorArray(tf.float32, size=t)), maximum_iterations=t
         )
         return tf.transpose(out.stack(), [1, 0, 2])
 
@@ -92,6 +114,7 @@ def variants(args):
         "keras LSTM (mixed_bfloat16)": (
             lambda x: tf.cast(lstm_bf16(x), tf.float32), False, lstm_bf16.trainable_weights
         ),
+        "input projection per word from a table": (word_table, False, None),  # inference only
     }
     return x, fns
 
@@ -102,6 +125,7 @@ def main(argv=None):
     parser.add_argument("--time", type=int, default=200)
     parser.add_argument("--features", type=int, default=50)
     parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--vocabulary", type=int, default=30000, help="words in the per-word projection table")
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
 
@@ -120,16 +144,19 @@ def main(argv=None):
 
         return tf.function(step, jit_compile=xla)
 
-    backward = {name: training(fn, xla, weights) for name, (fn, xla, weights) in fns.items()}
+    backward = {name: training(fn, xla, weights) for name, (fn, xla, weights) in fns.items() if weights is not None}
     reference = forward["keras LSTM (float32)"](x).numpy()
     for name, fn in forward.items():
         diff = float(np.abs(fn(x).numpy() - reference).max())
         print(f"{name:42s} max |output - keras float32| = {diff:.1e}")
-        [g.numpy() for g in backward[name](x)]  # trace + warm up
+        if name in backward:
+            [g.numpy() for g in backward[name](x)]  # trace + warm up
     times = {(kind, name): [] for kind in ("forward", "train") for name in fns}
     for _ in range(args.repeats):
         for name in fns:
             for kind, table in (("forward", forward), ("train", backward)):
+                if name not in table:
+                    continue
                 start = time.perf_counter()
                 out = table[name](x)
                 [o.numpy() for o in (out if isinstance(out, list) else [out])]
@@ -140,8 +167,13 @@ def main(argv=None):
     print("| recurrence | forward ms | vs Keras | forward+backward ms | vs Keras |")
     print("|---|---|---|---|---|")
     for name in fns:
-        f, t = (statistics.median(times[(k, name)]) for k in ("forward", "train"))
-        print(f"| {name} | {1000 * f:.1f} | {base['forward'] / f:.2f}x | {1000 * t:.1f} | {base['train'] / t:.2f}x |")
+        f = statistics.median(times[("forward", name)])
+        row = f"| {name} | {1000 * f:.1f} | {base['forward'] / f:.2f}x |"
+        if times[("train", name)]:
+            t = statistics.median(times[("train", name)])
+            print(f"{row} {1000 * t:.1f} | {base['train'] / t:.2f}x |")
+        else:
+            print(f"{row} - | (inference only) |")
 
 
 if __name__ == "__main__":

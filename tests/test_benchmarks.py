@@ -56,3 +56,22 @@ def test_gpu_benchmark_steps_run_on_a_sample(tmp_path):
     assert "training tokens/s" in out and "tagging tokens/s" in out
     assert out.strip().splitlines()[-1] == "tensorflow imported: False"
     assert (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow
+def test_lstm_kernel_benchmark_variants_compute_keras_lstm(tmp_path):
+    """Every recurrence `bench_lstm_kernels.py` times gives Keras' LSTM outputs (bfloat16: to its precision)."""
+    pytest.importorskip("tensorflow")
+    script = os.path.join(ROOT, "benchmarks", "bench_lstm_kernels.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--batch", "4", "--time", "6", "--features", "3", "--units", "5",
+         "--vocabulary", "20", "--repeats", "1"],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    diffs = {line.split(" max |")[0].strip(): float(line.rsplit("= ", 1)[1])
+             for line in proc.stdout.splitlines() if "max |output - keras float32|" in line}
+    assert len(diffs) == 7 and "input projection per word from a table" in diffs, proc.stdout
+    for name, diff in diffs.items():
+        assert diff < (5e-2 if "bfloat16" in name else 1e-5), (name, diff)
+    assert "| input projection per word from a table |" in proc.stdout and "(inference only)" in proc.stdout
