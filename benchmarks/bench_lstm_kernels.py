@@ -35,8 +35,8 @@ def variants(args):
     lstm(x)
     kernel, recurrent, bias = lstm.cell.kernel, lstm.cell.recurrent_kernel, lstm.cell.bias
 
-    def while_loop(x):
-        xw = tf.einsum("btd,dk->tbk", x, kernel) + bias  # input projection for all steps at once
+    def loop_over(xw):
+        """The recurrence as a `tf.while_loop` over projected inputs `xw` of shape (time, batch, 4 units)."""
         r = tf.convert_to_tensor(recurrent)
 
         def step(i, h, c, out):
@@ -45,31 +45,21 @@ def variants(args):
             h = tf.sigmoid(o) * tf.tanh(c)
             return i + 1, h, c, out.write(i, h)
 
-        zeros = tf.zeros([tf.shape(x)[0], u])
-        steps = tf.shape(x)[1]
+        zeros = tf.zeros([tf.shape(xw)[1], u])
+        steps = tf.shape(xw)[0]
         _, _, _, out = tf.while_loop(
             lambda i, *_: i < steps, step, (0, zeros, zeros, tf.TensorArray(tf.float32, size=steps)),
             maximum_iterations=steps,  # XLA needs the bound for gradients
         )
         return tf.transpose(out.stack(), [1, 0, 2])
 
+    def while_loop(x):
+        return loop_over(tf.einsum("btd,dk->tbk", x, kernel) + bias)  # input projection for all steps at once
+
     table = tf.matmul(embeddings, kernel) + bias  # every vocabulary word's projection, computed once (at load)
 
     def word_table(x):
-        r = tf.convert_to_tensor(recurrent)
-        xw = tf.gather(table, tf.transpose(ids))  # (time, batch, 4 units); `x` is these words' embeddings
-
-        def step(i, h, c, out):
-            i_, f, g, o = tf.split(xw[i] + tf.matmul(h, r), 4, axis=-1)
-            c = tf.sigmoid(f) * c + tf.sigmoid(i_) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
-            return i + 1, h, c, out.write(i, h)
-
-        zeros = tf.zeros([tf.shape(x)[0], u])
-        _, _, _, out = tf.while_loop(
-            lambda i, *_: i < t, step, (0, zeros, zeros, tf.TensorArray(tf.float32, size=t)), maximum_iterations=t
-        )
-        return tf.transpose(out.stack(), [1, 0, 2])
+        return loop_over(tf.gather(table, tf.transpose(ids)))  # `x` is these words' embeddings
 
     def scan(x):
         xw = tf.einsum("btd,dk->tbk", x, kernel) + bias
