@@ -68,6 +68,8 @@ def cmd_predict(args):
     if not texts:
         raise SystemExit("rnnzoo predict: give TEXT arguments or lines on standard input.")
     model = rnnzoo.load(args.name, compile=False)
+    if hasattr(model, "small_batch_xla"):
+        model.small_batch_xla = False  # one predict call: a program compiled for it would never be reused
     results = model.predict(texts, batch_size=args.batch_size, verbose=1)
     for text, result in zip(texts, results):
         if args.json:

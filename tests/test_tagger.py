@@ -265,10 +265,14 @@ def test_numpy_vectorization_matches_the_tensorflow_preprocessor(tiny_tagger):
 
 def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):
     task, _ = tiny_tagger
-    sentences = [["Pankaj"], ["Maria", "works", "for", "Google", "in", "London"] + ["."] * 3, ["x"] * 17]
+    sentences = [["Pankaj"], ["Maria", "works", "for", "Google", "in", "London"] + ["."] * 3, ["x"] * 97]
     features = task.vectorize_tokens(sentences)
-    assert features["token_ids"].shape == (3, 17)  # padded to (4, 24) for XLA
+    assert features["token_ids"].shape == (3, 97)  # padded to (4, 104) for XLA
     fn = task._emissions_fn()
+    assert (4, 104) not in fn.compiles.ready
+    first = np.asarray(fn(features)["emissions"])  # a new shape: answered by the plain function ...
+    fn.compiles.wait()  # ... while XLA compiles it on a background thread
+    assert (4, 104) in fn.compiles.ready and not fn.compiles.failed
     fast = np.asarray(fn(features)["emissions"])
     task.small_batch_xla = False
     try:
@@ -276,9 +280,10 @@ def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):
         plain_results = task.predict(sentences)
     finally:
         task.small_batch_xla = True
-    assert fast.shape == plain.shape == (3, 17, len(task.labels))
+    assert fast.shape == plain.shape == first.shape == (3, 97, len(task.labels))
     mask = features["token_ids"] != 0
     np.testing.assert_allclose(fast[mask], plain[mask], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(first[mask], plain[mask], rtol=1e-5, atol=1e-6)
     assert [r["tags"] for r in task.predict(sentences)] == [r["tags"] for r in plain_results]
 
 

@@ -6,6 +6,12 @@ come in every shape; `jax_function` jits the model's stateless call once and
 pads every batch to one of a few shapes (`padded_shape`), so programs are reused.
 """
 
+import atexit
+import queue
+import threading
+import warnings
+import weakref
+
 import numpy as np
 
 #: Time steps are padded to a multiple of this (up to `MAX_FINE_TIME`), then of `COARSE_TIME_STEP`.
@@ -93,3 +99,86 @@ def tf_pad_batch(structure, batch_size):
         return tf.pad(t, paddings)
 
     return tf.nest.pack_sequence_as(structure, [pad(t) for t in tensors])
+
+
+class BackgroundCompiles:
+    """Compile programs for new input shapes on a background thread, one at a time.
+
+    A caller with a fast compiled path (XLA: one program per shape, compiled
+    on its first call) and a slower path that takes any shape uses the fast
+    one for the shapes in `ready` and, for a new shape, `start`s its
+    compilation here and answers that call with the slow path: no call waits
+    for a compilation. Work is a call `fn(*args)` on the inputs of the call
+    that met the shape; its result is dropped. Compilations still queued when
+    the interpreter exits are dropped (the running one finishes first).
+
+    Example:
+    >>> compiles = BackgroundCompiles()
+    >>> compiles.start((1, 8), lambda x: x * 2, (np.ones(3),))
+    >>> compiles.wait(); (1, 8) in compiles.ready
+    True
+    """
+
+    def __init__(self):
+        self.ready = set()
+        self.failed = set()
+        self._started = set()
+        self._queue = queue.Queue()
+        self._thread = None
+        self._lock = threading.Lock()
+
+    def start(self, key, fn, args):
+        """Queue `fn(*args)` to compile `key`'s program, unless `key` was started before."""
+        with self._lock:
+            if key in self._started:
+                return
+            self._started.add(key)
+            self._queue.put((key, fn, args))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="rnnzoo-background-compile", daemon=True)
+                self._thread.start()
+                _LIVE.add(self)
+
+    def wait(self):
+        """Block until every queued compilation has finished."""
+        self._queue.join()
+
+    def stop(self):
+        """Drop the queued compilations and wait for the running one."""
+        with self._lock:
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                self._queue.task_done()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _work(self):
+        while True:
+            with self._lock:
+                if self._queue.empty():  # idle: the thread ends, and `start` makes a new one
+                    self._thread = None
+                    return
+                key, fn, args = self._queue.get()
+            try:
+                fn(*args)
+            except Exception as error:  # the caller keeps using its slow path for this shape
+                self.failed.add(key)
+                warnings.warn(f"background compilation for shape {key} failed ({error!r}); that shape keeps "
+                              "the uncompiled path.", RuntimeWarning, stacklevel=1)
+            else:
+                self.ready.add(key)
+            finally:
+                self._queue.task_done()
+
+
+_LIVE = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_background_compiles():
+    for compiles in list(_LIVE):
+        compiles.stop()
