@@ -75,3 +75,18 @@ def test_lstm_kernel_benchmark_variants_compute_keras_lstm(tmp_path):
     for name, diff in diffs.items():
         assert diff < (5e-2 if "bfloat16" in name else 1e-5), (name, diff)
     assert "| input projection per word from a table |" in proc.stdout and "(inference only)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_latency_benchmark_runs_on_the_shipped_models():
+    pytest.importorskip("tensorflow")
+    script = os.path.join(ROOT, "benchmarks", "bench_latency.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--models", "bilstm_ner,bigru_sst2", "--calls", "3"],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in proc.stdout.splitlines()
+            if line.startswith("| b")}
+    assert set(rows) == {"bilstm_ner", "bigru_sst2"}, proc.stdout
+    assert rows["bilstm_ner"][-2:] == ["-", "- |"] and float(rows["bigru_sst2"][-1].strip(" |")) > 0

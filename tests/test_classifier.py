@@ -119,6 +119,28 @@ def test_fit_on_raw_texts_does_not_warn_that_the_data_ran_out():
     assert [w for w in caught if "ran out of data" in str(w.message)]
 
 
+def test_small_batches_run_through_xla_with_the_same_probabilities():
+    clf = tiny_classifier()  # its own compiled functions
+    texts = ["a good film", "boring and bad " * 30, "never seen words"]
+    rows = clf.token_ids(texts)
+    assert [len(r) for r in rows] == [3, 12, 3]  # truncated to max_length
+    fn = clf._probabilities_fn()
+    first = clf.proba_from_ids(rows, batch_size=8)  # a new shape: the plain function answers ...
+    fn.compiles.wait()  # ... while XLA compiles it on a background thread
+    assert fn.compiles.ready == {(4, 16)} and not fn.compiles.failed
+    fast = clf.proba_from_ids(rows, batch_size=8)
+    clf.small_batch_xla = False
+    plain = clf.proba_from_ids(rows, batch_size=8)
+    clf.small_batch_xla = True
+    assert fast.shape == plain.shape == (3, 2)
+    np.testing.assert_allclose(first, plain, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=1e-5)  # padded steps and rows change nothing
+    # Batches above XLA_MAX_BATCH take the plain function and start no compilation.
+    np.testing.assert_allclose(clf.proba_from_ids(rows * 4, batch_size=12), np.tile(plain, (4, 1)), rtol=1e-5)
+    fn.compiles.wait()
+    assert fn.compiles.ready == {(4, 16)}
+
+
 def test_bucketed_dataset_pads_per_batch(trained):
     texts = ["good"] * 8 + [" ".join(["bad"] * 11)] * 8
     lengths = [x.shape[1] for x, _ in trained.make_dataset(texts, ["positive"] * 16, batch_size=4, training=True)]
