@@ -12,10 +12,10 @@ import keras
 from rnnzoo.layers import Bidirectional, VanillaRNN
 
 
-def _cell(kind):
+def _cell(kind, return_sequences=True):
     if kind == "vanilla":
-        return VanillaRNN(6, return_sequences=True)
-    return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind](6, return_sequences=True)
+        return VanillaRNN(6, return_sequences=return_sequences)
+    return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind](6, return_sequences=return_sequences)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
@@ -37,6 +37,26 @@ def test_right_padded_path_matches_keras_bidirectional(kind):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(fast(x)), keras.ops.convert_to_numpy(reference(x)), rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
+def test_right_padded_final_states_match_keras_bidirectional(kind):
+    """Without return_sequences: each direction's state after the last real token, as Keras' masked layer gives."""
+    keras.utils.set_random_seed(0)
+    reference = keras.layers.Bidirectional(_cell(kind, return_sequences=False))
+    fast = Bidirectional(_cell(kind, return_sequences=False), right_padded=True)
+    x = np.random.default_rng(1).random((6, 9, 4)).astype("float32")
+    lengths = np.array([9, 1, 4, 7, 2, 0])
+    mask = np.arange(9)[None, :] < lengths[:, None]
+    reference(x, mask=mask)
+    fast(x, mask=mask)
+    fast.set_weights(reference.get_weights())
+    expected = keras.ops.convert_to_numpy(reference(x, mask=mask))
+    got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+    assert got.shape == expected.shape == (6, 12)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert not np.any(got[5])  # an empty sequence: the initial (zero) states
+    assert fast.forward_layer.return_sequences is False and fast.backward_layer.go_backwards is True
 
 
 def test_config_round_trip_and_weight_paths(tmp_path):
@@ -92,6 +112,20 @@ jax_rnn.lstm = reference_lstm
 got = keras.ops.convert_to_numpy(fast(x, mask=mask))
 assert calls == [False, False], calls  # both directions took the cuDNN path
 np.testing.assert_allclose(got[mask], expected[mask], rtol=1e-5, atol=1e-6)
+
+# Final states (no return_sequences) through the same cuDNN path.
+reference = keras.layers.Bidirectional(keras.layers.LSTM(6))
+fast = Bidirectional(keras.layers.LSTM(6), right_padded=True)
+importlib.import_module("keras.src.backend.jax.rnn")._is_gpu_available = lambda: False
+reference(x, mask=mask)
+fast(x, mask=mask)
+fast.set_weights(reference.get_weights())
+expected = keras.ops.convert_to_numpy(reference(x, mask=mask))
+importlib.import_module("keras.src.backend.jax.rnn")._is_gpu_available = lambda: True
+calls.clear()
+got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+assert calls == [False, False], calls
+np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 print("ok", keras.backend.backend())
 """
 

@@ -30,7 +30,7 @@ def recurrent_layer(
         bidirectional: wrap in `keras.layers.Bidirectional` (concat merge).
         dropout, recurrent_dropout: per-sequence dropout masks.
         activation: the vanilla cell's f (ignored by gru/lstm).
-        right_padded: with `bidirectional` and `return_sequences`, a
+        right_padded: with `bidirectional`, a
             `rnnzoo.layers.Bidirectional(right_padded=True)` (masks are
             prefixes; faster, padded outputs not zeroed).
         name: layer name.
@@ -53,7 +53,7 @@ def recurrent_layer(
     else:
         layer = keras.layers.LSTM(units, **kwargs)
     if bidirectional:
-        if right_padded and return_sequences and not return_state:
+        if right_padded and not return_state:
             return Bidirectional(layer, right_padded=True, name=name)
         return keras.layers.Bidirectional(layer, name=name)
     if name is not None:
@@ -74,9 +74,11 @@ class Bidirectional(keras.layers.Bidirectional):
     from its initial state; its outputs are gathered back to their positions. Same
     weights and same outputs at real positions as Keras' layer; outputs at
     padded positions are not zeroed (mask them downstream, as the tagger's CRF
-    and loss do). The mask must be a prefix (true exactly for the first
-    `length` steps). Without a mask, with initial or returned states, without
-    `return_sequences` or with another merge mode it is Keras' layer. The class
+    and loss do). Without `return_sequences` it returns both layers' outputs
+    after each sequence's last real token, Keras' final states. The mask must
+    be a prefix (true exactly for the first `length` steps). Without a mask,
+    with initial or returned states or with another merge mode it is Keras'
+    layer. The class
     keeps Keras' name so that `.keras` files address its weights the same way.
 
     Args:
@@ -104,7 +106,6 @@ class Bidirectional(keras.layers.Bidirectional):
             or mask is None
             or initial_state is not None
             or self.return_state
-            or not self.return_sequences
             or self.merge_mode != "concat"
             or self.forward_layer.go_backwards
         ):
@@ -124,17 +125,30 @@ class Bidirectional(keras.layers.Bidirectional):
         # Each sequence reversed within its length: step t holds token length-1-t (steps past the
         # length hold copies, read after the last real token, so they change no real output).
         reverse = ops.clip(lengths - 1 - steps, 0, time - 1)
-        forward = self.forward_layer(sequences, **kwargs)
+        # Without return_sequences both layers still return sequences here: a final state is the
+        # output at the last real step, which an unmasked run over padding would overwrite.
+        saved = (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
+                 self.backward_layer.go_backwards)
+        self.forward_layer.return_sequences = self.backward_layer.return_sequences = True
         # The backward layer reads the reversed copy from its start, as a forward pass: output t
         # follows tokens length-1 ... length-1-t, so it belongs to position length-1-t. Running it
         # forwards sidesteps `go_backwards`, whose output order differs between Keras' code paths
         # (Keras 3.15's cuDNN LSTM on JAX returns it in input order, its scan in reading order).
-        go_backwards, self.backward_layer.go_backwards = self.backward_layer.go_backwards, False
+        self.backward_layer.go_backwards = False
         try:
+            forward = self.forward_layer(sequences, **kwargs)
             backward = self.backward_layer(gather(sequences, reverse), **kwargs)
         finally:
-            self.backward_layer.go_backwards = go_backwards
-        backward = gather(backward, reverse)
+            (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
+             self.backward_layer.go_backwards) = saved
+        if self.return_sequences:
+            backward = gather(backward, reverse)
+        else:  # both layers' outputs after the last real token (zeros for an empty sequence, as Keras gives)
+            last = ops.maximum(lengths - 1, 0)
+            final = lambda x: ops.take_along_axis(x, last[:, :, None], axis=1)[:, 0] * ops.cast(  # noqa: E731
+                lengths > 0, x.dtype
+            )
+            forward, backward = final(forward), final(backward)
         return ops.concatenate(
             [ops.cast(forward, self.compute_dtype), ops.cast(backward, self.compute_dtype)], axis=-1
         )
