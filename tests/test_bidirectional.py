@@ -59,6 +59,47 @@ def test_right_padded_final_states_match_keras_bidirectional(kind):
     assert fast.forward_layer.return_sequences is False and fast.backward_layer.go_backwards is True
 
 
+def test_concurrent_calls_do_not_see_each_others_switched_settings():
+    """The right-padded path switches its sublayers' settings during a call; a second thread must wait.
+
+    (Found as a flaky test: the tagger's background XLA trace and a graph trace on the main thread.)
+    """
+    import threading
+
+    keras.utils.set_random_seed(0)
+    fast = Bidirectional(keras.layers.LSTM(6, return_sequences=True), right_padded=True)
+    x = np.random.default_rng(0).random((5, 9, 4)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array([9, 1, 4, 7, 2])[:, None]
+    expected = keras.ops.convert_to_numpy(fast(x, mask=mask))
+    inside, release, results = threading.Event(), threading.Event(), {}
+    call = fast.forward_layer.call
+
+    def paused_call(*args, **kwargs):  # the first call pauses while the settings are switched
+        if not inside.is_set():
+            inside.set()
+            release.wait(10)
+        return call(*args, **kwargs)
+
+    fast.forward_layer.call = paused_call
+
+    def run(name):
+        results[name] = keras.ops.convert_to_numpy(fast(x, mask=mask))
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first call to restore the settings
+    release.set()
+    first.join(10)
+    second.join(10)
+    for name in ("first", "second"):
+        np.testing.assert_allclose(results[name][mask], expected[mask], rtol=1e-6, atol=1e-6)
+    assert fast.backward_layer.go_backwards is True and fast.forward_layer.return_sequences is True
+
+
 def test_config_round_trip_and_weight_paths(tmp_path):
     inputs = keras.Input((None, 3))
     outputs = Bidirectional(keras.layers.LSTM(4, return_sequences=True), right_padded=True, name="rnn")(inputs)

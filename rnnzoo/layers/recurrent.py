@@ -1,5 +1,7 @@
 """One factory for the recurrent layer every model family uses."""
 
+import threading
+
 import keras
 from keras import ops
 
@@ -59,6 +61,11 @@ def recurrent_layer(
     if name is not None:
         layer.name = name
     return layer
+
+
+#: Held while `Bidirectional` calls its sublayers with switched settings (one lock for all: calls
+#: run Python only while tracing or eagerly, so contention is rare).
+_SWITCHED_SETTINGS = threading.RLock()
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -127,20 +134,23 @@ class Bidirectional(keras.layers.Bidirectional):
         reverse = ops.clip(lengths - 1 - steps, 0, time - 1)
         # Without return_sequences both layers still return sequences here: a final state is the
         # output at the last real step, which an unmasked run over padding would overwrite.
-        saved = (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
-                 self.backward_layer.go_backwards)
-        self.forward_layer.return_sequences = self.backward_layer.return_sequences = True
         # The backward layer reads the reversed copy from its start, as a forward pass: output t
         # follows tokens length-1 ... length-1-t, so it belongs to position length-1-t. Running it
         # forwards sidesteps `go_backwards`, whose output order differs between Keras' code paths
         # (Keras 3.15's cuDNN LSTM on JAX returns it in input order, its scan in reading order).
-        self.backward_layer.go_backwards = False
-        try:
-            forward = self.forward_layer(sequences, **kwargs)
-            backward = self.backward_layer(gather(sequences, reverse), **kwargs)
-        finally:
-            (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
-             self.backward_layer.go_backwards) = saved
+        # The sublayers' settings are switched for these two calls only; the lock keeps another
+        # thread (e.g. a background trace) from calling them meanwhile.
+        with _SWITCHED_SETTINGS:
+            saved = (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
+                     self.backward_layer.go_backwards)
+            self.forward_layer.return_sequences = self.backward_layer.return_sequences = True
+            self.backward_layer.go_backwards = False
+            try:
+                forward = self.forward_layer(sequences, **kwargs)
+                backward = self.backward_layer(gather(sequences, reverse), **kwargs)
+            finally:
+                (self.forward_layer.return_sequences, self.backward_layer.return_sequences,
+                 self.backward_layer.go_backwards) = saved
         if self.return_sequences:
             backward = gather(backward, reverse)
         else:  # both layers' outputs after the last real token (zeros for an empty sequence, as Keras gives)

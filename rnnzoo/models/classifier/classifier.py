@@ -313,9 +313,11 @@ class TextClassifier(Task):
             def probabilities(ids):
                 return self.probabilities(self(ids, training=False))
 
-            spec = [tf.TensorSpec([None, None], tf.int32)]
-            plain = tf.function(probabilities, input_signature=spec)
-            xla = tf.function(probabilities, input_signature=spec, jit_compile=True)  # one program per shape
+            # Both traced here, on the caller's thread: the compile thread only runs the XLA
+            # function (one program per shape; compiling runs no Python), so it never calls the model.
+            spec = tf.TensorSpec([None, None], tf.int32)
+            plain = tf.function(probabilities).get_concrete_function(spec)
+            xla = tf.function(probabilities, jit_compile=True).get_concrete_function(spec)
             compiles = BackgroundCompiles()
 
             def fn(ids):

@@ -379,13 +379,10 @@ class BidirectionalTagger(Task):
                 out = emissions(dict(zip(names, arrays)))
                 return tuple(out[k] for k in keys)
 
+            # Both traced here, on the caller's thread: the compile thread only runs the XLA
+            # function (compiling a shape runs no Python), so it never calls the model.
             plain = tf.function(flat).get_concrete_function(*specs)
-            xla_traced = []  # traced on the compile thread, at its first use
-
-            def xla(*arrays):
-                if not xla_traced:
-                    xla_traced.append(tf.function(flat, jit_compile=True).get_concrete_function(*specs))
-                return xla_traced[0](*arrays)
+            xla = tf.function(flat, jit_compile=True).get_concrete_function(*specs)
 
             compiles = BackgroundCompiles()
 
