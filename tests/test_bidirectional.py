@@ -18,19 +18,24 @@ def _cell(kind, return_sequences=True):
     return {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[kind](6, return_sequences=return_sequences)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
-def test_right_padded_path_matches_keras_bidirectional(kind):
+def _outputs_of_both(kind, lengths, return_sequences=True, seed=0):
+    """Keras' masked `Bidirectional` and ours (same weights) on one right-padded batch: (x, mask, expected, got, both)."""
     keras.utils.set_random_seed(0)
-    reference = keras.layers.Bidirectional(_cell(kind))
-    fast = Bidirectional(_cell(kind), right_padded=True)
-    x = np.random.default_rng(0).random((5, 9, 4)).astype("float32")
-    lengths = np.array([9, 1, 4, 7, 2])
-    mask = np.arange(9)[None, :] < lengths[:, None]
+    reference = keras.layers.Bidirectional(_cell(kind, return_sequences))
+    fast = Bidirectional(_cell(kind, return_sequences), right_padded=True)
+    x = np.random.default_rng(seed).random((len(lengths), 9, 4)).astype("float32")
+    mask = np.arange(9)[None, :] < np.array(lengths)[:, None]
     reference(x, mask=mask)
     fast(x, mask=mask)
     fast.set_weights(reference.get_weights())
     expected = keras.ops.convert_to_numpy(reference(x, mask=mask))
     got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+    return x, mask, expected, got, (reference, fast)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
+def test_right_padded_path_matches_keras_bidirectional(kind):
+    x, mask, expected, got, (reference, fast) = _outputs_of_both(kind, [9, 1, 4, 7, 2])
     assert got.shape == expected.shape == (5, 9, 12)
     np.testing.assert_allclose(got[mask], expected[mask], rtol=1e-5, atol=1e-6)
     # Without a mask it is Keras' layer.
@@ -42,17 +47,7 @@ def test_right_padded_path_matches_keras_bidirectional(kind):
 @pytest.mark.parametrize("kind", ["lstm", "gru", "vanilla"])
 def test_right_padded_final_states_match_keras_bidirectional(kind):
     """Without return_sequences: each direction's state after the last real token, as Keras' masked layer gives."""
-    keras.utils.set_random_seed(0)
-    reference = keras.layers.Bidirectional(_cell(kind, return_sequences=False))
-    fast = Bidirectional(_cell(kind, return_sequences=False), right_padded=True)
-    x = np.random.default_rng(1).random((6, 9, 4)).astype("float32")
-    lengths = np.array([9, 1, 4, 7, 2, 0])
-    mask = np.arange(9)[None, :] < lengths[:, None]
-    reference(x, mask=mask)
-    fast(x, mask=mask)
-    fast.set_weights(reference.get_weights())
-    expected = keras.ops.convert_to_numpy(reference(x, mask=mask))
-    got = keras.ops.convert_to_numpy(fast(x, mask=mask))
+    _, _, expected, got, (_, fast) = _outputs_of_both(kind, [9, 1, 4, 7, 2, 0], return_sequences=False, seed=1)
     assert got.shape == expected.shape == (6, 12)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert not np.any(got[5])  # an empty sequence: the initial (zero) states
