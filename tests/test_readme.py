@@ -10,8 +10,6 @@ import re
 
 import pytest
 
-from conftest import write_conll
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -36,8 +34,9 @@ def test_readme_examples(tmp_path, monkeypatch):
         text = f.read()
     monkeypatch.chdir(tmp_path)
     # The CoNLL file the README shows, byte for byte, is the one the examples read.
-    (tmp_path / "conll_test.txt").write_text(CONLL_EXAMPLE.search(text).group(1), encoding="utf-8")
-    write_conll(tmp_path / "my_train.txt", [(["Pankaj", "lives", "in", "Munich"], ["B-PER", "O", "O", "B-LOC"])])
+    conll = CONLL_EXAMPLE.search(text).group(1)
+    (tmp_path / "conll_test.txt").write_text(conll, encoding="utf-8")
+    (tmp_path / "my_train.txt").write_text(conll, encoding="utf-8")
     import keras
 
     keras.utils.set_random_seed(0)
