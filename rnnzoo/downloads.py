@@ -281,7 +281,8 @@ class _Progress:
             self.bar = tqdm(total=self.total, desc=self.desc, unit="B", unit_scale=True, unit_divisor=1024,
                             file=sys.stderr, leave=False)
         else:
-            size = f" ({self.total / 2**20:.1f} MB)" if self.total else ""
+            size = "" if not self.total else (
+                f" ({self.total / 2**20:.1f} MB)" if self.total >= 2**20 else f" ({self.total / 1024:.1f} KB)")
             print(f"rnnzoo: downloading {self.desc}{size}", file=sys.stderr)
         return self
 
