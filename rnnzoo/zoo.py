@@ -299,12 +299,13 @@ def load(name_or_path, compile=True, verify=True):
     >>> tagger.save_to_preset("my_tagger")  # doctest: +SKIP
     >>> rnnzoo.load("my_tagger")            # doctest: +SKIP
     """
+    kind, path = resolve_artifact(name_or_path)  # first: a wrong name fails before Keras is imported
+
     import keras
 
     import rnnzoo.models.registered  # noqa: F401  (registers the serializable classes)
     from rnnzoo.config import load_config
 
-    kind, path = resolve_artifact(name_or_path)
     if kind == "keras_file":
         file, config = path, None
     else:
