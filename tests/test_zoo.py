@@ -180,3 +180,27 @@ def test_a_fine_tuned_tagger_comes_back_from_keras_file_and_preset(tiny_tagger, 
         back = rnnzoo.load(str(tmp_path / "hero"))
     assert back.labels == hero.labels and [r["tags"] for r in back.predict(sentences)] == expected
     back.fit([["Ironman", "punched", "Hulk"]], [["B-HERO", "O", "B-HERO"]], epochs=1, verbose=0)  # compiled
+
+
+@pytest.mark.slow
+def test_evaluate_keeps_checksums_and_the_download_record_consistent(tiny_tagger, tmp_path, monkeypatch):
+    import shutil
+
+    from rnnzoo.downloads import index_entry, write_index
+    from rnnzoo.evaluation import evaluate_model
+    from rnnzoo.zoo import verify_checksums
+
+    _, out = tiny_tagger
+    models = tmp_path / "models"
+    art = shutil.copytree(out, models / "tiny_tagger")
+    write_index(str(models))
+    monkeypatch.setenv("RNNZOO_MODELS", str(models))
+    evaluate_model("tiny_tagger")
+    verify_checksums(art)
+    with open(os.path.join(art, "checksums.json")) as f:
+        assert sorted(json.load(f)) == ["model.keras", "vocabularies/chars.txt", "vocabularies/labels.txt",
+                                        "vocabularies/words.txt"]
+    with open(models / "index.json") as f:
+        recorded = json.load(f)["models"]["tiny_tagger"]
+    assert recorded["files"] == index_entry(art, "tiny_tagger")["files"]
+    assert "MODEL_CARD.md" in recorded["files"] and recorded["metrics"]["metric"] == "f1"
