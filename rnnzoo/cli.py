@@ -24,9 +24,10 @@ def cmd_list(args):
                 m = json.load(f)
         elif not directory and name in index:
             m = index[name].get("metrics")
-        # The file too: SST-2's evaluation split is the GLUE dev file.
-        status = f"{m['metric']} {m['value']} ({m.get('split_name', m['split'])}: {m.get('data_file', '?')})" if m else (
-            "trained, not evaluated" if directory or name in index else "config only (not trained)")
+        if m:  # the file too: SST-2's evaluation split is the GLUE dev file
+            status = f"{m['metric']} {m['value']} ({m.get('split_name', m['split'])}: {m.get('data_file', '?')})"
+        else:
+            status = "trained, not evaluated" if directory or name in index else "config only (not trained)"
         if not directory and name in index:
             status += f"  [download {sum(f['size'] for f in index[name]['files'].values()) / 2**20:.1f} MB]"
         print(f"{name:24s} {status}")
@@ -74,7 +75,8 @@ def _info_keras_file(path):
     except (zipfile.BadZipFile, KeyError, ValueError):
         raise ValueError(f"{path} is not a Keras .keras archive.") from None
     print(f"# {path}: a .keras file, {os.path.getsize(path) / 2**20:.2f} MB")
-    print(f"# class {config.get('module', '?')}.{config.get('class_name', '?')}, saved by Keras {meta.get('keras_version', '?')}")
+    kind = f"{config.get('module', '?')}.{config.get('class_name', '?')}"
+    print(f"# class {kind}, saved by Keras {meta.get('keras_version', '?')}")
     print("# no config.yaml or checksums.json travel with it; `task.save_to_preset(folder)` writes a zoo artifact")
 
 

@@ -111,7 +111,8 @@ def write_index(models_directory=None, names=None):
         with open(path, encoding="utf-8") as f:
             models = json.load(f)["models"]
     if names is None:
-        names = [d for d in os.listdir(models_directory) if os.path.exists(os.path.join(models_directory, d, MODEL_FILE))]
+        names = [d for d in os.listdir(models_directory)
+                 if os.path.exists(os.path.join(models_directory, d, MODEL_FILE))]
     for name in names:
         models[name] = index_entry(os.path.join(models_directory, name), name)
     record = {
