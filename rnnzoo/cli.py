@@ -1,9 +1,11 @@
-"""The `rnnzoo` command line: list, info, predict, train, evaluate, export, tune, gradflow."""
+"""The `rnnzoo` command line: list, info, download, cache, predict, train, evaluate, export, tune, gradflow."""
 
 import argparse
 import json
 import os
 import sys
+
+from rnnzoo.downloads import DownloadError
 
 
 def _quiet_tensorflow():
@@ -11,42 +13,90 @@ def _quiet_tensorflow():
 
 
 def cmd_list(args):
-    from rnnzoo.zoo import artifact_dir, list_models, read_metrics
+    from rnnzoo.downloads import read_index
+    from rnnzoo.zoo import list_models, local_artifact
 
+    index = read_index()
     for name in list_models():
-        try:
-            artifact_dir(name)
-            try:
-                m = read_metrics(name)
-                # The file too: SST-2's evaluation split is the GLUE dev file.
-                status = f"{m['metric']} {m['value']} ({m.get('split_name', m['split'])}: {m.get('data_file', '?')})"
-            except FileNotFoundError:
-                status = "trained, not evaluated"
-        except (FileNotFoundError, ValueError):
-            status = "config only (not trained)"
+        directory, m = local_artifact(name), None
+        if directory and os.path.exists(os.path.join(directory, "metrics.json")):
+            with open(os.path.join(directory, "metrics.json")) as f:
+                m = json.load(f)
+        elif not directory and name in index:
+            m = index[name].get("metrics")
+        if m:  # the file too: SST-2's evaluation split is the GLUE dev file
+            status = f"{m['metric']} {m['value']} ({m.get('split_name', m['split'])}: {m.get('data_file', '?')})"
+        else:
+            status = "trained, not evaluated" if directory or name in index else "config only (not trained)"
+        if not directory and name in index:
+            status += f"  [download {sum(f['size'] for f in index[name]['files'].values()) / 2**20:.1f} MB]"
         print(f"{name:24s} {status}")
 
 
 def cmd_info(args):
-    from rnnzoo.zoo import artifact_dir, resolve_config
+    from rnnzoo.downloads import artifact_url, read_index
+    from rnnzoo.zoo import local_artifact, resolve_config
 
-    config = resolve_config(args.name)
-    print(config.to_yaml().rstrip())
-    try:
-        directory = artifact_dir(args.name)
-    except (FileNotFoundError, ValueError):
-        print("\n# no trained artifact")
+    target = args.name
+    if not os.path.exists(target) and ("/" in target or os.sep in target or target.endswith(".keras")):
+        raise FileNotFoundError(f"{target}: no such artifact folder or .keras file.")
+    if os.path.isfile(target):
+        return _info_keras_file(target)
+    if os.path.isdir(target):
+        directory, config_file = target, os.path.join(target, "config.yaml")
+        print(resolve_config(config_file).to_yaml().rstrip() if os.path.exists(config_file) else "# no config.yaml")
+    else:
+        print(resolve_config(target).to_yaml().rstrip())
+        directory = local_artifact(target)
+    if directory is None:
+        entry = read_index().get(target)
+        where = f"published at {artifact_url(target, entry)}; `rnnzoo download {target}` fetches it" if entry else ""
+        print(f"\n# no trained artifact here{'; ' + where if where else ''}")
         return
     print(f"\n# artifact: {directory}")
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            print(f"#   {name:20s} {os.path.getsize(path) / 2**20:8.2f} MB")
+    for root, _, files in sorted(os.walk(directory)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            print(f"#   {os.path.relpath(path, directory):24s} {os.path.getsize(path) / 2**20:8.2f} MB")
     metrics = os.path.join(directory, "metrics.json")
     if os.path.exists(metrics):
         with open(metrics) as f:
             m = json.load(f)
         print(f"# {m['metric']} = {m['value']} on the {m.get('split_name', m['split'])} split ({m['evaluated_at']})")
+
+
+def _info_keras_file(path):
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            meta = json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        raise ValueError(f"{path} is not a Keras .keras archive.") from None
+    print(f"# {path}: a .keras file, {os.path.getsize(path) / 2**20:.2f} MB")
+    kind = f"{config.get('module', '?')}.{config.get('class_name', '?')}"
+    print(f"# class {kind}, saved by Keras {meta.get('keras_version', '?')}")
+    print("# no config.yaml or checksums.json travel with it; `task.save_to_preset(folder)` writes a zoo artifact")
+
+
+def cmd_download(args):
+    from rnnzoo.zoo import resolve_artifact
+
+    for name in args.names:
+        print(f"{name}: {resolve_artifact(name)[1]}")
+
+
+def cmd_cache(args):
+    from rnnzoo.downloads import cache_dir, cache_entries, clear_cache
+
+    if args.action == "clear":
+        removed = clear_cache(args.name)
+        print(f"removed {len(removed)} folder(s) from {cache_dir()}")
+        return
+    print(f"# {cache_dir()}")
+    for label, revision, size, path in cache_entries():
+        print(f"{label:24s} {revision:12s} {size / 2**20:8.1f} MB  {path}")
 
 
 def _format_prediction(result):
@@ -151,8 +201,17 @@ def build_parser():
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="show a model's config, files and metrics")
-    p.add_argument("name")
+    p.add_argument("name", help="zoo name, artifact folder or .keras file")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("download", help="fetch published artifacts into the cache ($RNNZOO_HOME)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="zoo name or artifact URL")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("cache", help="list or clear the downloaded artifacts")
+    p.add_argument("action", choices=["list", "clear"])
+    p.add_argument("name", nargs="?", help="clear only this model")
+    p.set_defaults(func=cmd_cache)
 
     p = sub.add_parser("predict", help="run a pretrained model on raw text (arguments or stdin lines)")
     p.add_argument("name", help="zoo name or artifact folder")
@@ -212,7 +271,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, DownloadError) as error:
         print(f"rnnzoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

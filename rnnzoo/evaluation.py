@@ -37,7 +37,8 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         name_or_path: zoo name or artifact folder.
         split: `"test"` (default when the config has one) or `"validation"`.
         limit: evaluate on the first `limit` examples only (never written).
-        write: write `metrics.json` and `MODEL_CARD.md` and refresh checksums
+        write: write `metrics.json` and `MODEL_CARD.md`, refresh checksums and,
+            for the zoo's own artifact, its entry in `saved_models/index.json`
             (only for full-split evaluations).
 
     Returns:
@@ -52,6 +53,8 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
     directory = artifact_dir(os.fspath(name_or_path))
     task = load(directory)
     config = task.zoo_config
+    if config is None:
+        raise ValueError(f"{directory} has no config.yaml: evaluation needs the config's data section.")
     family = get_family(config.family)
     data = family.load_data(config)
     split = split or ("test" if "test" in data else "validation")
@@ -94,7 +97,19 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
             f.write(model_card(config, record, directory, extra))
         write_checksums(directory)
+        _refresh_download_record(directory, config.name)
     return record
+
+
+def _refresh_download_record(directory, name):
+    """Keep `saved_models/index.json` describing the zoo's own artifact after its card and metrics change."""
+    from rnnzoo.downloads import INDEX, write_index
+    from rnnzoo.zoo import models_dir
+
+    parent = os.path.dirname(os.path.abspath(directory))
+    if os.path.basename(os.path.abspath(directory)) == name and os.path.exists(os.path.join(parent, INDEX)):
+        if os.path.abspath(parent) == os.path.abspath(models_dir()):
+            write_index(parent, [name])
 
 
 def _table(rows, header):

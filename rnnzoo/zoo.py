@@ -1,10 +1,19 @@
-"""The zoo: names -> configs (`zoo_configs/`) -> artifacts (`saved_models/`).
+"""The zoo: names -> configs (`zoo_configs/`) -> artifacts (`saved_models/`, or downloaded).
 
 An artifact is a folder holding `model.keras` (the whole task: weights,
 architecture and vocabularies), `config.yaml` (the resolved zoo config),
 readable copies of the vocabularies, `metrics.json` and `MODEL_CARD.md`
-(written by `rnnzoo evaluate`), and `checksums.json` (SHA-256 of every other
-file, verified by `load`).
+(written by `rnnzoo evaluate`), and `checksums.json`: the SHA-256 of the files
+that decide predictions (`model.keras` and `vocabularies/`), verified by
+`load`. Documentation (`MODEL_CARD.md`, `metrics.json`) and `config.yaml` are
+left out so that editing them, or a checkout that converts their line endings,
+never bricks a model: `config.yaml` only sets the fine-tuning optimizer and the
+evaluation data, and is validated against the schema when read.
+
+In a checkout (editable install) configs and artifacts are read from the
+repository; a wheel carries the configs and the download record as package
+data (`rnnzoo/_packaged/`, copied there by setup.py) and fetches artifacts into
+the cache (`rnnzoo.downloads`).
 """
 
 import difflib
@@ -13,20 +22,43 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_ROOT = os.path.dirname(_PACKAGE)
 CHECKSUMS = "checksums.json"
 MODEL_FILE = "model.keras"
+#: Files (or folders, ending in "/") whose bytes decide predictions: what `checksums.json` covers.
+VERIFIED = (MODEL_FILE, "vocabularies/")
+
+
+def _in_checkout(*parts):
+    """`parts` under the repository when rnnzoo runs from a checkout (editable install), else None."""
+    if os.path.exists(os.path.join(_ROOT, "setup.cfg")):
+        return os.path.join(_ROOT, *parts)
+    return None
+
+
+def packaged_dir():
+    """Package data of a built wheel: `zoo_configs/` and `index.json` (absent in a checkout)."""
+    return os.path.join(_PACKAGE, "_packaged")
 
 
 def configs_dir():
-    """`$RNNZOO_CONFIGS`, or the repository's `zoo_configs/`."""
-    return os.environ.get("RNNZOO_CONFIGS", os.path.join(_ROOT, "zoo_configs"))
+    """`$RNNZOO_CONFIGS`, or the repository's `zoo_configs/`, or the copy shipped in the package."""
+    if os.environ.get("RNNZOO_CONFIGS"):
+        return os.environ["RNNZOO_CONFIGS"]
+    checkout = _in_checkout("zoo_configs")
+    if checkout and os.path.isdir(checkout):
+        return checkout
+    return os.path.join(packaged_dir(), "zoo_configs")
 
 
 def models_dir():
-    """`$RNNZOO_MODELS`, or the repository's `saved_models/`."""
-    return os.environ.get("RNNZOO_MODELS", os.path.join(_ROOT, "saved_models"))
+    """`$RNNZOO_MODELS`, or the repository's `saved_models/` (absent in an installed wheel)."""
+    if os.environ.get("RNNZOO_MODELS"):
+        return os.environ["RNNZOO_MODELS"]
+    return _in_checkout("saved_models") or os.path.join(_ROOT, "saved_models")
 
 
 def list_models(trained_only=False):
@@ -37,7 +69,11 @@ def list_models(trained_only=False):
     trained = set()
     if os.path.isdir(models_dir()):
         trained = {d for d in os.listdir(models_dir()) if os.path.exists(os.path.join(models_dir(), d, MODEL_FILE))}
-    return sorted(trained if trained_only else names | trained)
+    if trained_only:
+        return sorted(trained)
+    from rnnzoo.downloads import read_index
+
+    return sorted(names | trained | set(read_index()))
 
 
 def _unknown_name(name):
@@ -73,16 +109,38 @@ def build(name_or_config, overrides=None, data=None):
     return family.build(config, data if data is not None else family.load_data(config))
 
 
-def artifact_dir(name_or_path):
-    if os.path.isdir(name_or_path):
-        return name_or_path
-    path = os.path.join(models_dir(), name_or_path)
+def _is_url(text):
+    return isinstance(text, str) and text.split("://", 1)[0].lower() in ("http", "https", "file") and "://" in text
+
+
+def local_artifact(name):
+    """`name`'s artifact already on this machine (the checkout's `saved_models/` or the cache), or None."""
+    from rnnzoo.downloads import cached_artifact
+
+    path = os.path.join(models_dir(), name)
     if os.path.isdir(path) and os.path.exists(os.path.join(path, MODEL_FILE)):
         return path
-    if os.path.exists(os.path.join(configs_dir(), name_or_path + ".yaml")):
+    return cached_artifact(name)
+
+
+def artifact_dir(name_or_path, download=True):
+    """The artifact folder of a zoo name or folder path; a published artifact is downloaded to the cache."""
+    from rnnzoo.downloads import fetch_artifact, read_index
+
+    if os.path.isdir(name_or_path):
+        return name_or_path
+    path = local_artifact(name_or_path)
+    if path:
+        return path
+    entry = read_index().get(name_or_path)
+    if entry is not None and download:
+        return fetch_artifact(name_or_path, entry)
+    if entry is not None or os.path.exists(os.path.join(configs_dir(), name_or_path + ".yaml")):
+        where = "not downloaded yet" if entry is not None else "no published artifact and none in " + models_dir()
         raise FileNotFoundError(
-            f"model {name_or_path!r} has a config but no trained artifact in {models_dir()}; "
-            f"train it with `rnnzoo train {name_or_path} --output-dir {path}`."
+            f"model {name_or_path!r} has a config but no trained artifact here ({where}); "
+            + (f"run `rnnzoo download {name_or_path}`." if entry is not None else
+               f"train it with `rnnzoo train {name_or_path} --output-dir {os.path.join(models_dir(), name_or_path)}`.")
         )
     raise _unknown_name(name_or_path)
 
@@ -95,28 +153,42 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+def _verified(rel):
+    rel = rel.replace(os.sep, "/")
+    return any(rel == v or (v.endswith("/") and rel.startswith(v)) for v in VERIFIED)
+
+
 def write_checksums(directory):
-    """(Re)write `checksums.json` over every file of an artifact folder."""
+    """(Re)write `checksums.json` over the files of an artifact folder that decide predictions (`VERIFIED`)."""
     sums = {}
     for root, _, files in os.walk(directory):
         for name in sorted(files):
-            rel = os.path.relpath(os.path.join(root, name), directory)
-            if rel != CHECKSUMS:
+            rel = os.path.relpath(os.path.join(root, name), directory).replace(os.sep, "/")
+            if _verified(rel):
                 sums[rel] = _sha256(os.path.join(root, name))
     with open(os.path.join(directory, CHECKSUMS), "w") as f:
         json.dump(dict(sorted(sums.items())), f, indent=2)
+        f.write("\n")
     return sums
 
 
 def verify_checksums(directory):
-    """Raise `ValueError` naming the first missing, truncated or tampered file."""
+    """Raise `ValueError` naming the first missing, truncated or tampered weights or vocabulary file.
+
+    Entries outside `VERIFIED` (documentation, listed by artifacts written
+    before rnnzoo 0.1.1) are ignored: they do not change predictions.
+    """
     path = os.path.join(directory, CHECKSUMS)
     if not os.path.exists(path):
         raise ValueError(f"{directory} has no {CHECKSUMS}; refusing to load an unverified artifact.")
     with open(path) as f:
         sums = json.load(f)
+    if MODEL_FILE not in sums:
+        raise ValueError(f"checksum error: {path} does not list {MODEL_FILE}; refusing to load unverified weights.")
     for rel, expected in sums.items():
-        file = os.path.join(directory, rel)
+        if not _verified(rel):
+            continue
+        file = os.path.join(directory, *rel.split("/"))
         if not os.path.exists(file):
             raise ValueError(f"checksum error: {file} is missing from the artifact.")
         if _sha256(file) != expected:
@@ -126,15 +198,18 @@ def verify_checksums(directory):
             )
 
 
-def save_artifact(task, config, directory):
-    """Write a task and its config as a zoo artifact, atomically.
+def save_artifact(task, config, directory, overwrite=True):
+    """Write a task (and its config, when given) as a zoo artifact, atomically.
 
     Everything is written to a temporary folder beside `directory`, then
     swapped in with renames, so a crash never leaves a half-written artifact
     where a good one was. `metrics.json`/`MODEL_CARD.md` of an earlier artifact
-    are dropped: they described other weights.
+    are dropped: they described other weights. With `overwrite=False` an
+    existing non-empty `directory` raises `FileExistsError` and is left alone.
     """
-    directory = os.path.abspath(directory)
+    directory = os.path.abspath(os.fspath(directory))
+    if not overwrite and os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
+        raise FileExistsError(f"{directory} already exists; pass overwrite=True to replace it.")
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
@@ -143,11 +218,12 @@ def save_artifact(task, config, directory):
         clean = task.__class__.from_config(task.get_config())
         clean.set_weights(task.get_weights())
         clean.save(os.path.join(staging, MODEL_FILE))
-        config.to_yaml(os.path.join(staging, "config.yaml"))
+        if config is not None:
+            config.to_yaml(os.path.join(staging, "config.yaml"))
         vocab_dir = os.path.join(staging, "vocabularies")
         os.makedirs(vocab_dir)
         for name, items in task.vocabularies().items():
-            with open(os.path.join(vocab_dir, name + ".txt"), "w", encoding="utf-8") as f:
+            with open(os.path.join(vocab_dir, name + ".txt"), "w", encoding="utf-8", newline="\n") as f:
                 f.write("\n".join(items) + "\n")
         write_checksums(staging)
         old = None
@@ -163,33 +239,94 @@ def save_artifact(task, config, directory):
     return directory
 
 
+def resolve_artifact(source, download=True):
+    """Where `load` reads `source` from: `(kind, path)` with kind `"folder"` or `"keras_file"`.
+
+    `source` is an artifact folder, a `.keras` file, an http(s)/file URL of
+    either, or a zoo name (the checkout's artifact, else the cache, else a
+    download). The error says what `source` was tried as, and why each failed.
+    """
+    from rnnzoo.downloads import fetch_url
+
+    source = os.fspath(source)
+    if _is_url(source):
+        path = fetch_url(source)
+        return ("keras_file", path) if path.endswith(".keras") else ("folder", path)
+    if os.path.isdir(source):
+        if not os.path.exists(os.path.join(source, MODEL_FILE)):
+            raise FileNotFoundError(f"{source} is a folder but not an rnnzoo artifact: it has no {MODEL_FILE}.")
+        return "folder", source
+    if os.path.isfile(source):
+        folder = os.path.dirname(os.path.abspath(source))
+        if os.path.basename(source) == MODEL_FILE and os.path.exists(os.path.join(folder, CHECKSUMS)):
+            return "folder", folder  # the model.keras of an artifact: verify it with its folder
+        if not source.endswith(".keras"):
+            raise ValueError(f"{source} is a file but not a .keras model; give a zoo name, an artifact folder, "
+                             "a .keras file or a URL.")
+        return "keras_file", source
+    looks_like_path = os.sep in source or "/" in source or source.endswith((".keras", ".zip", ".h5"))
+    known = list_models()
+    if source in known:
+        return "folder", artifact_dir(source, download=download)
+    close = difflib.get_close_matches(source, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if looks_like_path:
+        raise FileNotFoundError(
+            f"{source!r} is not a zoo name{hint} and no such file or folder exists "
+            f"({os.path.abspath(source)}); nor is it an http(s):// or file:// URL."
+        )
+    raise _unknown_name(source)
+
+
 def load(name_or_path, compile=True, verify=True):
-    """Load a trained zoo model (a `keras.Model` task) by name or folder, offline.
+    """Load a trained model (a `keras.Model` task) from a zoo name, folder, `.keras` file or URL.
 
     Args:
-        name_or_path: a zoo name (`"bilstm_ner"`) or an artifact folder.
-        compile: compile with the config's optimizer so `fit` fine-tunes at once.
-        verify: check every file against `checksums.json` first.
+        name_or_path: a zoo name (`"bilstm_ner"`: the checkout's
+            `saved_models/`, else the cache `$RNNZOO_HOME`, else downloaded
+            and verified into it), an artifact folder (written by
+            `task.save_to_preset` or `rnnzoo train --output-dir`), a `.keras`
+            file (e.g. from `model.save`: loaded without checksums or config),
+            or an http(s):// / file:// URL of an artifact folder or `.keras`
+            file (cached after the first download).
+        compile: compile with the config's optimizer so `fit` fine-tunes at
+            once (Adam with its defaults when there is no config).
+        verify: check the weights and vocabularies against `checksums.json`.
 
     Example:
     >>> import rnnzoo
     >>> tagger = rnnzoo.load("bilstm_ner")  # doctest: +SKIP
+    >>> tagger.save_to_preset("my_tagger")  # doctest: +SKIP
+    >>> rnnzoo.load("my_tagger")            # doctest: +SKIP
     """
+    kind, path = resolve_artifact(name_or_path)  # first: a wrong name fails before Keras is imported
+
     import keras
 
     import rnnzoo.models.registered  # noqa: F401  (registers the serializable classes)
     from rnnzoo.config import load_config
 
-    directory = artifact_dir(os.fspath(name_or_path))
-    if verify:
-        verify_checksums(directory)
-    task = keras.saving.load_model(os.path.join(directory, MODEL_FILE), compile=False)
-    config = load_config(os.path.join(directory, "config.yaml"))
+    if kind == "keras_file":
+        file, config = path, None
+    else:
+        if verify:
+            verify_checksums(path)
+        file = os.path.join(path, MODEL_FILE)
+        config_file = os.path.join(path, "config.yaml")
+        config = load_config(config_file) if os.path.exists(config_file) else None
+    task = keras.saving.load_model(file, compile=False)
     task.zoo_config = config
+    if config is None:
+        what = "a plain .keras file: no checksums verified, " if kind == "keras_file" else ""
+        warnings.warn(
+            f"{name_or_path}: {what}no zoo config (config.yaml)"
+            + ("; compiled with Adam's defaults: call compile() to choose the optimizer." if compile else "."),
+            stacklevel=2,
+        )
     if compile:
         from rnnzoo.training.trainer import make_optimizer
 
-        task.compile(optimizer=make_optimizer(config.training))
+        task.compile(optimizer=make_optimizer(config.training) if config is not None else "adam")
     return task
 
 

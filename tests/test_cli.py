@@ -58,3 +58,16 @@ def test_train_with_overrides(tiny_tagger_config, tmp_path):
 def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "rnnzoo.cli", "list"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "bilstm_ner" in proc.stdout
+
+
+def test_info_takes_an_artifact_folder_or_a_keras_file(capsys):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    folder = os.path.join(root, "saved_models", "bigru_sst2")
+    assert main(["info", folder]) is None
+    out = capsys.readouterr().out
+    assert "name: bigru_sst2" in out and f"# artifact: {folder}" in out and "vocabularies/words.txt" in out
+    assert main(["info", os.path.join(folder, "model.keras")]) is None
+    out = capsys.readouterr().out
+    assert "a .keras file" in out and "TextClassifier" in out and "save_to_preset" in out
+    assert main(["info", "nowhere/hero.keras"]) == 2
+    assert "no such artifact folder or .keras file" in capsys.readouterr().err

@@ -73,6 +73,35 @@ class Task(keras.Model):
         with _one_pass_per_epoch(kwargs.get("steps")):
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
+    def save_to_preset(self, preset_dir, overwrite=False):
+        """Save as a zoo artifact folder that `rnnzoo.load(preset_dir)` reads back.
+
+        This is the small file to share a fine-tuned model: weights and
+        vocabularies only, without the optimizer state and embedding slots
+        `model.save` adds (bilstm_ner: 23 MB instead of 71 MB), plus readable
+        vocabularies, `checksums.json` and the zoo config (`config.yaml`) when
+        the task has one. Written atomically.
+
+        Args:
+            preset_dir: the folder to write.
+            overwrite: replace an existing artifact there; otherwise an existing
+                non-empty folder raises `FileExistsError` and is left alone.
+
+        Returns:
+            The folder's absolute path.
+
+        Example:
+        >>> hero.save_to_preset("hero_tagger")       # doctest: +SKIP
+        >>> rnnzoo.load("hero_tagger").predict(["Ironman punched Hulk"])  # doctest: +SKIP
+        """
+        from rnnzoo.zoo import CHECKSUMS, MODEL_FILE, save_artifact
+
+        preset_dir = os.path.abspath(os.fspath(preset_dir))
+        is_artifact = any(os.path.exists(os.path.join(preset_dir, f)) for f in (MODEL_FILE, CHECKSUMS))
+        if overwrite and os.path.isdir(preset_dir) and os.listdir(preset_dir) and not is_artifact:
+            raise FileExistsError(f"{preset_dir} holds other files, not an rnnzoo artifact; refusing to replace it.")
+        return save_artifact(self, getattr(self, "zoo_config", None), preset_dir, overwrite=overwrite)
+
     def get_config(self):
         # Functional config is replaced by the constructor arguments, as in keras-hub;
         # subclasses add their own arguments to this.
