@@ -48,7 +48,7 @@ def prepare(args):
     from rnnzoo.data.paths import dataset_path
 
     tagger = rnnzoo.load(args.model)
-    label_index = {t: i for i, t in enumerate(tagger.labels)}
+    label_index = {t: i for i, t in enumerate(tagger.model_tags)}
     arrays = {}
     for split, limit in (("train", args.train_sentences), ("test", args.test_sentences)):
         sentences, tags = read_conll(dataset_path("conll2003", f"{split}.txt"))
@@ -73,7 +73,7 @@ def prepare(args):
         "backbone": tagger.backbone.get_config(),
         "head": tagger.head,
         "dropout": tagger.dropout,
-        "labels": list(tagger.labels),
+        "labels": list(tagger.model_tags),
         "weights": len(weights),
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -77,10 +77,11 @@ def iobes_tagger(tiny_tagger_config, tmp_path_factory):
 def test_iobes_tagger_learns_reports_bio_and_reloads(iobes_tagger):
     task, out = iobes_tagger
     assert task.tag_scheme == "iobes" and task.backbone.word_dropout == 0.1
-    assert {"S-PER", "E-LOC", "B-LOC", "I-LOC", "S-LOC"} <= set(task.labels)
+    assert {"S-PER", "E-LOC", "B-LOC", "I-LOC", "S-LOC"} <= set(task.model_tags)
+    assert task.labels == list(dict.fromkeys(task.output_tags))  # the public tag set is BIO
     assert all(t[:2] in ("B-", "I-") or t == "O" for t in task.output_tags)
     loaded = rnnzoo.load(str(out))
-    assert loaded.tag_scheme == "iobes" and loaded.labels == task.labels
+    assert loaded.tag_scheme == "iobes" and loaded.model_tags == task.model_tags
     sentence = "Pankaj lives in Munich ."
     assert task.predict(sentence)["tags"] == loaded.predict(sentence)["tags"] == ["B-PER", "O", "O", "B-LOC", "O"]
     tokens, tags = zip(*TINY_SENTENCES)
@@ -106,10 +107,10 @@ def test_iobes_tagger_fine_tunes_on_bio_data_and_datasets(iobes_tagger):
     )
     batch = next(iter(task.make_dataset(dataset, batch_size=8)))
     encoded = batch[1].numpy()
-    seen = {task.labels[t] for t in encoded.ravel()}
+    seen = {task.model_tags[t] for t in encoded.ravel()}
     assert {"E-LOC", "S-PER", "B-PER", "E-PER"} <= seen  # New York, Pankaj, Angela Merkel
     new = task.with_labels(["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC", "B-DATE"])
-    assert new.tag_scheme == "iobes" and {"S-DATE", "B-DATE"} <= set(new.labels) and "E-DATE" not in new.labels
+    assert new.tag_scheme == "iobes" and {"S-DATE", "B-DATE"} <= set(new.model_tags) and "E-DATE" not in new.model_tags
     new.compile(optimizer="adam")
     new.fit(list(tokens) + [["Monday", "."]], list(tags) + [["B-DATE", "O"]], epochs=1, verbose=0)
     result = new.predict([["Monday", "."]])[0]

@@ -280,7 +280,7 @@ def test_small_batches_run_through_xla_with_the_same_results(tiny_tagger):
         plain_results = task.predict(sentences)
     finally:
         task.small_batch_xla = True
-    assert fast.shape == plain.shape == first.shape == (3, 97, len(task.labels))
+    assert fast.shape == plain.shape == first.shape == (3, 97, len(task.model_tags))
     mask = features["token_ids"] != 0
     np.testing.assert_allclose(fast[mask], plain[mask], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(first[mask], plain[mask], rtol=1e-5, atol=1e-6)

@@ -8,10 +8,39 @@ turns raw strings into those tensors inside `tf.data`. `fit`, `evaluate` and
 """
 
 import contextlib
+import numbers
 import os
 import warnings
 
 import keras
+
+
+class InputError(TypeError, ValueError):
+    """A task was given an input of the wrong kind (a `TypeError` that is also a `ValueError`).
+
+    Raised by `check_batch_size` and the tasks' input checks; catching either
+    `TypeError` or `ValueError` catches it.
+    """
+
+
+def check_batch_size(batch_size, default):
+    """`batch_size` as a positive `int`, or `default` for None; an `InputError` otherwise.
+
+    `True`, floats (even 8.0), strings, zero and negative numbers are refused:
+    a silently empty batch loop would return filler results.
+
+    Example:
+    >>> check_batch_size(None, 32), check_batch_size(8, 32)
+    (32, 8)
+    """
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise InputError(
+            f"batch_size must be a positive int (number of inputs per batch) or None for the default "
+            f"({default}), got {batch_size!r}."
+        )
+    return int(batch_size)
 
 
 class Task(keras.Model):
@@ -47,6 +76,48 @@ class Task(keras.Model):
     def make_dataset(self, x, y=None, batch_size=None, training=False):  # pragma: no cover
         raise NotImplementedError
 
+    # ------------------------------------------------------------- input checks
+    #: What `predict` reads, for error messages (the families say it in their own words).
+    accepted_inputs = "raw inputs or vectorized arrays"
+
+    def _batch_size(self, batch_size):
+        """The validated batch size (`default_batch_size` for None); see `check_batch_size`."""
+        return check_batch_size(batch_size, self.default_batch_size)
+
+    def _input_names(self):
+        inputs = self.input
+        if isinstance(inputs, dict):
+            return sorted(inputs)
+        return sorted(getattr(t, "name", str(t)) for t in keras.tree.flatten(inputs))
+
+    def _check_input(self, x, method="predict"):
+        """Refuse a top-level `x` that no path of `method` can read, saying what is accepted.
+
+        Raw inputs (str, bytes, lists, tuples) pass: the family checks their
+        items and names a bad one by index. Vectorized inputs pass to Keras as
+        before: arrays and tensors (anything with `shape` and `dtype`),
+        `tf.data` datasets, `keras.utils.PyDataset`s and generators, and dicts
+        keyed by the model's input names. Costs a few isinstance checks.
+        """
+        if isinstance(x, (str, bytes, list, tuple)):
+            return
+        if isinstance(x, dict):
+            names = self._input_names()
+            if sorted(map(str, x)) != names:
+                raise InputError(
+                    f"{method} got a dict with keys {sorted(map(str, x))}; a dict input must map this "
+                    f"model's inputs {names} to arrays. {method} takes {self.accepted_inputs}."
+                )
+            return
+        vectorized = (hasattr(x, "shape") and hasattr(x, "dtype")) or _is_dataset(x)
+        if not vectorized and x is not None and not isinstance(x, (numbers.Number, os.PathLike, set, frozenset)):
+            vectorized = isinstance(x, keras.utils.PyDataset) or hasattr(x, "__next__")
+        if not vectorized:
+            hint = " (a file path: `score`/`fit`/`evaluate` read files, `predict` reads sentences)" if isinstance(
+                x, os.PathLike
+            ) else ""
+            raise InputError(f"{method} takes {self.accepted_inputs}; got {_describe(x)}{hint}.")
+
     def _vectorize(self, x, y, batch_size, training):
         if self._is_raw(x):
             if isinstance(x, (str, os.PathLike)) or y is not None or not _is_dataset(x):
@@ -56,6 +127,7 @@ class Task(keras.Model):
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         """`keras.Model.fit`, also on raw inputs (see the family's `make_dataset`)."""
+        self._check_fit_inputs(x, batch_size, "fit")
         x, y, batch_size = self._vectorize(x, y, batch_size, training=True)
         if _is_dataset(x):
             # Datasets (ours included) shuffle themselves; Keras would only warn.
@@ -69,9 +141,18 @@ class Task(keras.Model):
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
         """`keras.Model.evaluate`, also on raw inputs."""
+        if not kwargs.get("_use_cached_eval_dataset"):  # Keras' own call from `fit` for validation
+            self._check_fit_inputs(x, batch_size, "evaluate")
         x, y, batch_size = self._vectorize(x, y, batch_size, training=False)
         with _one_pass_per_epoch(kwargs.get("steps")):
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def _check_fit_inputs(self, x, batch_size, method):
+        check_batch_size(batch_size, self.default_batch_size)
+        if x is None:
+            raise InputError(f"{method} needs data: x is None.")
+        if isinstance(x, (numbers.Number, set, frozenset)):
+            raise InputError(f"{method} takes raw data (see `make_dataset`) or vectorized arrays; got {_describe(x)}.")
 
     def save_to_preset(self, preset_dir, overwrite=False):
         """Save as a zoo artifact folder that `rnnzoo.load(preset_dir)` reads back.
@@ -135,6 +216,41 @@ def _one_pass_per_epoch(steps):
         if steps is None:
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         yield
+
+
+def warn_near_prior(empty, unknown, total, kind="texts", unknown_what="known word", stacklevel=3):
+    """One warning for inputs the model has nothing to read in (counts over one call)."""
+    if not (empty or unknown):
+        return
+    parts = []
+    if empty:
+        parts.append(f"{empty} of {total} {kind} had no token (empty or whitespace)")
+    if unknown:
+        parts.append(f"{unknown} of {total}{'' if empty else ' ' + kind} had no {unknown_what}")
+    warnings.warn(
+        f"{' and '.join(parts)}: the model reads them as unknown words only, so their results are close to "
+        "the label prior, not a judgement of the text.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def warn_truncated(count, total, max_length, what, stacklevel=3):
+    """One warning for the inputs of one call that were longer than `max_length` tokens."""
+    if count:
+        warnings.warn(
+            f"{count} of {total} inputs were longer than max_length={max_length} tokens: {what}. "
+            "Pass max_length=... to change the limit.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _describe(x):
+    """A short description of a bad input for error messages: its type and a bit of its value."""
+    if x is None:
+        return "None"
+    return f"{type(x).__name__} ({x!r:.40})"
 
 
 def _is_dataset(x):

@@ -1,12 +1,14 @@
 """`TextClassifier`: raw texts in, a label and its probability out (many-to-one)."""
 
+import numbers
+
 import keras
 import numpy as np
 from keras import layers, ops
 
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
 from rnnzoo.models.compiled import BackgroundCompiles, jax_function, pad_inputs, padded_shape, tf_pad_batch
-from rnnzoo.models.task import Task
+from rnnzoo.models.task import InputError, Task, check_batch_size, warn_near_prior, warn_truncated
 
 HEADS = ("binary", "multiclass", "multilabel")
 #: Length-bucket edges (tokens); buckets above `max_length` are dropped.
@@ -107,6 +109,11 @@ class TextClassifier(Task):
         return self.probabilities(self(x, training=False))
 
     # ------------------------------------------------------------- raw data
+    accepted_inputs = (
+        "a str, a list of str, or vectorized token ids (an int array (batch, time), a dict "
+        "{'token_ids': array} or a tf.data.Dataset)"
+    )
+
     def _is_raw(self, x):
         # Any Python list counts as raw so that bad items get our error, not one from TensorFlow.
         if isinstance(x, (list, tuple)):
@@ -121,7 +128,7 @@ class TextClassifier(Task):
         if isinstance(texts, np.ndarray):
             texts = texts.tolist()
         if not isinstance(texts, (list, tuple)):
-            raise ValueError(f"texts must be a list of str, got {type(texts).__name__}.")
+            raise InputError(f"texts must be a str or a list of str, got {type(texts).__name__} ({texts!r:.40}).")
         out = []
         for i, text in enumerate(texts):
             if isinstance(text, bytes):
@@ -130,7 +137,7 @@ class TextClassifier(Task):
                 except UnicodeDecodeError as error:
                     raise ValueError(f"text {i} is bytes that are not valid UTF-8: {error}") from None
             if not isinstance(text, str):
-                raise ValueError(
+                raise InputError(
                     f"text {i} is {type(text).__name__} ({text!r:.40}); a text classifier takes str texts. "
                     "Convert or drop non-string values (e.g. missing values read as NaN/None) first."
                 )
@@ -192,7 +199,9 @@ class TextClassifier(Task):
         """
         import tensorflow as tf
 
-        batch_size = batch_size or self.default_batch_size
+        batch_size = self._batch_size(batch_size)
+        if max_length is not None:
+            check_max_length(max_length)
         if isinstance(x, tf.data.Dataset):
             dataset, count = x, None
         else:
@@ -249,35 +258,71 @@ class TextClassifier(Task):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------- predict
-    def predict_proba(self, x, batch_size=None):
+    def predict_proba(self, x, batch_size=None, max_length=None):
         """Raw texts -> `(len(texts), num_labels)` float32 NumPy probabilities (in input order).
 
         Texts are tokenized once, sorted by length and batched, so batches pad
-        little; the output is in the input order.
+        little; the output is in the input order. Warns (once per call) when
+        texts were truncated, or were empty or had no known word (their
+        probabilities are near the label prior). Args as in `predict`.
         """
-        texts = self.check_texts(x)
+        return self._proba(self.check_texts(x), batch_size, max_length)
+
+    def _proba(self, texts, batch_size, max_length, stacklevel=4):
+        """`predict_proba` on checked texts; warnings point `stacklevel` frames up (the caller of predict*)."""
+        batch_size = self._batch_size(batch_size)
+        max_length = self.preprocessor.max_length if max_length is None else check_max_length(max_length)
         if not texts:
             return np.zeros((0, len(self.labels)), "float32")
-        return self.proba_from_ids(self.token_ids(texts), batch_size=batch_size)
+        rows, counts = self._token_rows(texts, max_length)
+        truncated = int(np.count_nonzero(counts > max_length))
+        warn_truncated(
+            truncated, len(texts), max_length, f"the model read {_KEPT[self.preprocessor.truncate]} {max_length} "
+            f"tokens of each (truncate={self.preprocessor.truncate!r})", stacklevel=stacklevel,
+        )
+        flat = np.concatenate(rows)
+        # A row of OOV ids only (1): an empty text (one OOV filler) or a text without a known word.
+        no_known = np.maximum.reduceat(flat, np.cumsum([0] + [len(r) for r in rows[:-1]])) <= 1
+        empty = int(np.count_nonzero(counts == 0))
+        warn_near_prior(empty, int(np.count_nonzero(no_known)) - empty, len(texts), stacklevel=stacklevel)
+        return self.proba_from_ids(rows, batch_size=batch_size)
 
-    def token_ids(self, texts):
-        """Raw texts -> one int32 NumPy array of token ids per text (tokenized, truncated: what the model reads)."""
+    def token_ids(self, texts, max_length=None):
+        """Raw texts -> one int32 NumPy array of token ids per text (tokenized, truncated: what the model reads).
+
+        Args:
+            texts: a list of str.
+            max_length: tokens kept per text (default: the preprocessor's `max_length`).
+        """
+        max_length = self.preprocessor.max_length if max_length is None else check_max_length(max_length)
+        return self._token_rows(texts, max_length)[0]
+
+    def _token_rows(self, texts, max_length):
+        """`token_ids` rows and each text's token count before truncation (int64 NumPy)."""
         import tensorflow as tf
 
-        traced, preprocess = self.__dict__.get("__preprocess_fn", (None, None))
-        if traced is not self.preprocessor:
+        cache = self.__dict__.get("__preprocess_fn")
+        if cache is None or cache[0] is not self.preprocessor:
+            cache = (self.preprocessor, {})
+            self.__dict__["__preprocess_fn"] = cache  # untracked by Keras
+        preprocess = cache[1].get(max_length)
+        if preprocess is None:
+            preprocessor = self.preprocessor
+            if max_length != preprocessor.max_length:
+                preprocessor = preprocessor.truncated(max_length)
             # Traced once: run eagerly, the preprocessor's many small string ops cost ~20 ms for one text.
-            preprocess = tf.function(self.preprocessor, input_signature=[tf.TensorSpec([None], tf.string)])
-            self.__dict__["__preprocess_fn"] = (self.preprocessor, preprocess)  # untracked by Keras
-        rows = []
+            preprocess = tf.function(preprocessor.call_with_counts, input_signature=[tf.TensorSpec([None], tf.string)])
+            cache[1][max_length] = preprocess
+        rows, counts = [], []
         for start in range(0, len(texts), 1024):
-            ragged = preprocess(tf.constant(texts[start : start + 1024]))
+            ragged, count = preprocess(tf.constant(texts[start : start + 1024]))
             rows.extend(np.split(ragged.flat_values.numpy(), np.cumsum(ragged.row_lengths().numpy())[:-1]))
-        return rows
+            counts.append(count.numpy())
+        return rows, np.concatenate(counts) if counts else np.zeros(0, "int64")
 
     def proba_from_ids(self, rows, batch_size=None):
         """`token_ids` rows -> `(len(rows), num_labels)` probabilities: sorted by length, batched, compiled."""
-        batch_size = batch_size or self.default_batch_size
+        batch_size = self._batch_size(batch_size)
         order = np.argsort([len(r) for r in rows], kind="stable")
         out = np.zeros((len(rows), len(self.labels)), "float32")
         for start in range(0, len(order), batch_size):
@@ -343,27 +388,36 @@ class TextClassifier(Task):
         self.__dict__["__probabilities_fn"] = fn  # untracked by Keras
         return fn
 
-    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+    def predict(self, x, batch_size=None, verbose=0, max_length=None, **kwargs):
         """Classify raw texts.
 
-        Texts longer than the preprocessor's `max_length` tokens are truncated
-        (see `ClassifierPreprocessor`); empty or whitespace-only texts are
-        classified as a single unknown word (near the label prior).
+        Texts longer than `max_length` tokens are truncated as the preprocessor
+        says (`truncate`: keep the first, the last, or the first and last
+        halves), with a warning that counts them; the cost of a text is bounded
+        by `max_length` in the model (tokenizing stays linear in its length).
+        Empty or whitespace-only texts, and texts without a known word, are
+        classified as unknown words only: their result is near the label prior,
+        and a warning says how many there were.
 
         Args:
-            x: a str or a list of str. Vectorized inputs (int token-id arrays)
-                go to `keras.Model.predict`.
-            batch_size: texts per batch (default 32).
+            x: a str or a list of str. Vectorized inputs (int token-id arrays,
+                a dict `{"token_ids": array}`, a `tf.data.Dataset`) go to
+                `keras.Model.predict`. Anything else raises an `InputError`
+                (a `TypeError` and `ValueError`) naming the bad item's index.
+            batch_size: texts per batch (default 32): a positive int.
+            max_length: tokens read per text (default: the preprocessor's
+                `max_length`, what the model was configured to read).
 
         Returns:
             One dict per text: `{"label": name, "score": probability}`; for a
             multilabel head, a list of such dicts (labels at or above
             `threshold`, most probable first). A single str gives a single result.
         """
+        self._check_input(x)
         if not self._is_raw(x) and not isinstance(x, (str, bytes)):
-            return super().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
+            return super().predict(x, batch_size=self._batch_size(batch_size), verbose=verbose, **kwargs)
         single = isinstance(x, (str, bytes))
-        probabilities = self.predict_proba(x, batch_size=batch_size)
+        probabilities = self._proba(self.check_texts(x), batch_size, max_length)
         results = []
         for row in probabilities:
             if self.head == "multilabel":
@@ -383,8 +437,9 @@ class TextClassifier(Task):
             multilabel adds `"micro_f1"` and its accuracy is the exact-match rate.
         """
         texts = self.check_texts(x)
+        batch_size = check_batch_size(batch_size, 128)
         gold = self.encode_labels(y, len(texts))
-        probabilities = self.predict_proba(texts, batch_size=batch_size or 128)
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
         if self.head == "multilabel":
             predicted = (probabilities >= self.threshold).astype("float32")
             tp = float((predicted * gold).sum())
@@ -427,7 +482,7 @@ class TextClassifier(Task):
         from rnnzoo.models.classifier.preprocessor import ClassifierPreprocessor
         from rnnzoo.text.vectorizers import LabelLookup
 
-        labels = list(labels)
+        labels = check_label_names(labels)
         if head is None:
             head = "multiclass" if self.head == "binary" and len(labels) != 2 else self.head
         preprocessor = ClassifierPreprocessor(
@@ -514,6 +569,37 @@ class TextClassifier(Task):
             }
         )
         return config
+
+
+#: How each `truncate` mode is described in warnings.
+_KEPT = {"head": "the first", "tail": "the last", "head_tail": "the first and last halves of"}
+
+
+def check_max_length(max_length):
+    """`max_length` (tokens read per input) as a positive int, or an `InputError`."""
+    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
+        raise InputError(f"max_length must be a positive int (tokens read per text), got {max_length!r}.")
+    return int(max_length)
+
+
+def check_label_names(labels):
+    """A classifier's new label names as a list: at least 2, unique, all str; an `InputError` otherwise."""
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
+        raise InputError(f"labels must be a list of label names (str), got {type(labels).__name__} ({labels!r:.40}).")
+    labels = list(labels)
+    bad = [(i, label) for i, label in enumerate(labels) if not isinstance(label, str) or not label]
+    if bad:
+        i, label = bad[0]
+        raise InputError(f"label {i} is {type(label).__name__} ({label!r:.40}); label names must be non-empty str.")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise InputError(f"labels must be unique, got {duplicates} more than once in {labels}.")
+    if len(labels) < 2:
+        raise InputError(
+            f"a classifier needs at least 2 labels, got {labels}. To detect one class, use two labels "
+            f"such as ['not_{labels[0] if labels else 'x'}', '{labels[0] if labels else 'x'}']."
+        )
+    return labels
 
 
 def build_classifier(word_vocabulary, labels, architecture, embeddings=None, max_length=400, truncate="head"):

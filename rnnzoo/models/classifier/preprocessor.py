@@ -76,6 +76,10 @@ class ClassifierPreprocessor(StringLayer):
         return tokenize_texts(strings)
 
     def call(self, strings):
+        return self.call_with_counts(strings)[0]
+
+    def call_with_counts(self, strings):
+        """`call`, plus each text's token count before truncation (`(batch,)` int64; 0 = empty text)."""
         ids = tf.cast(self.word_lookup(self.tokenize(strings)), "int32")
         lengths = ids.row_lengths()
         positions = tf.ragged.range(lengths)
@@ -94,7 +98,7 @@ class ClassifierPreprocessor(StringLayer):
             tf.fill([tf.reduce_sum(tf.cast(lengths == 0, "int64"))], OOV_ID),
             tf.cast(lengths == 0, "int64"),
         )
-        return tf.concat([ids, tf.cast(filler, "int32")], axis=1)
+        return tf.concat([ids, tf.cast(filler, "int32")], axis=1), lengths
 
     def dense(self, strings):
         """`(batch,)` strings -> `(batch, time)` int32 ids, right-padded with 0."""

@@ -1,5 +1,6 @@
 """`BidirectionalTagger`: raw sentences in, tokens + BIO tags + entity spans out."""
 
+import numbers
 import os
 
 import keras
@@ -17,7 +18,7 @@ from rnnzoo.models.tagger.spans import (
     iobes_tag_to_bio,
     tf_bio_to_iobes,
 )
-from rnnzoo.models.task import Task
+from rnnzoo.models.task import InputError, Task, check_batch_size, warn_near_prior, warn_truncated
 from rnnzoo.text.tokenize import tokenize
 
 BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
@@ -25,6 +26,10 @@ BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
 XLA_MAX_TIME = 128
+#: `predict` tags sentences longer than this many tokens in windows of at most this many (see `predict`).
+MAX_LENGTH = 256
+#: Tokens after which a window preferably ends (the last one in its second half).
+_SENTENCE_ENDS = frozenset({".", "!", "?", ";"})
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -87,12 +92,26 @@ class BidirectionalTagger(Task):
     # ------------------------------------------------------------------ graph
     @property
     def labels(self):
-        """The tags the head predicts (in the model's `tag_scheme`), by id."""
+        """The BIO tag set: the tags `fit` takes and `predict` returns (`with_labels(tagger.labels + [...])`).
+
+        With `tag_scheme="iobes"` the head predicts more tags internally (see
+        `model_tags`); they are never shown to users.
+        """
+        if self.tag_scheme == "bio":
+            return list(self._labels)
+        return list(dict.fromkeys(self.output_tags))
+
+    @property
+    def model_tags(self):
+        """The tags the head predicts, in the model's `tag_scheme` (BIO or IOBES), by head id.
+
+        What the label vocabulary (`vocabularies()["labels"]`, `labels.txt`) stores.
+        """
         return list(self._labels)
 
     @property
     def output_tags(self):
-        """The BIO tag each head id is reported as by `predict` and `export`."""
+        """The BIO tag each head id (`model_tags` index) is reported as by `predict` and `export`."""
         if self.tag_scheme == "iobes":
             return [iobes_tag_to_bio(t) for t in self._labels]
         return list(self._labels)
@@ -156,13 +175,26 @@ class BidirectionalTagger(Task):
 
     # ------------------------------------------------------------- raw data
     def _check_tags(self, tag_lists):
+        """Users' BIO tag lists against `labels`; errors name the tags as the user wrote them."""
         known = set(self.labels)
-        unknown = sorted({t for tags in tag_lists for t in tags} - known)
+        unknown = sorted({t for tags in tag_lists for t in tags} - known, key=str)
         if unknown:
             raise ValueError(
                 f"tags {unknown} are not in this tagger's tag set {self.labels}. To fine-tune "
-                "on new tags, first call `tagger = tagger.with_labels(new_tag_list)`."
+                "on new tags, first call `tagger = tagger.with_labels(tagger.labels + new_tags)`."
             )
+
+    def _check_model_tags(self, tag_lists, user_tag_lists):
+        """After BIO -> IOBES: a tag the head lacks (e.g. `S-X` of a stray `I-X` when `B-X` is not in the set)."""
+        known = set(self._labels)
+        for tags, user in zip(tag_lists, user_tag_lists):
+            missing = [(u, t) for u, t in zip(user, tags) if t not in known]
+            if missing:
+                u, t = missing[0]
+                raise ValueError(
+                    f"tag {u!r} in {user} is read as {t!r} by this tagger's {self.tag_scheme.upper()} head, which "
+                    f"has no such tag; add the matching B-/I- tag with `tagger.with_labels(...)`."
+                )
 
     def _as_token_lists(self, x, y):
         """Normalise raw inputs to (token lists, tag lists or None)."""
@@ -207,15 +239,17 @@ class BidirectionalTagger(Task):
         import tensorflow as tf
 
         self._require_preprocessor()
-        batch_size = batch_size or self.default_batch_size
+        batch_size = self._batch_size(batch_size)
         if isinstance(x, tf.data.Dataset):
             dataset = x
         else:
             sentences, tags = self._as_token_lists(x, y)
             if tags is None:
                 raise ValueError("training/evaluation data needs tags (y).")
-            tags = self._to_model_scheme(tags)
             self._check_tags(tags)
+            user_tags, tags = tags, self._to_model_scheme(tags)
+            if tags is not user_tags:
+                self._check_model_tags(tags, user_tags)
             keep = [i for i, s in enumerate(sentences) if s]
             sentences = [sentences[i] for i in keep]
             tags = [tags[i] for i in keep]
@@ -229,7 +263,7 @@ class BidirectionalTagger(Task):
                 dataset = dataset.shuffle(len(sentences), reshuffle_each_iteration=True)
         if self.tag_scheme == "iobes" and isinstance(x, tf.data.Dataset):
             dataset = dataset.map(lambda tokens, tags: (tokens, tf_bio_to_iobes(tags)))
-        pad_tag = self.labels[0]
+        pad_tag = self.model_tags[0]
         dataset = dataset.bucket_by_sequence_length(
             lambda tokens, tags: tf.shape(tokens)[0],
             bucket_boundaries=list(BUCKET_BOUNDARIES),
@@ -252,26 +286,49 @@ class BidirectionalTagger(Task):
         return dataset.prefetch(tf.data.AUTOTUNE)
 
     # ------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose=0, **kwargs):
+    accepted_inputs = (
+        "a str sentence, a list of str sentences or of token lists (lists of str), or vectorized inputs "
+        "(a dict of 'char_ids'/'token_ids' arrays, or a tf.data.Dataset)"
+    )
+
+    def predict(self, x, batch_size=None, verbose=0, max_length=None, **kwargs):
         """Tag raw sentences or token lists.
+
+        Every token gets a tag. Sentences longer than `max_length` tokens are
+        tagged in windows of at most `max_length` tokens (each ending after the
+        last `.`, `!`, `?` or `;` of its second half when there is one, else
+        cut at `max_length`), and a warning counts them: the model was trained
+        on sentences, so a whole document passed as one string reads better in
+        sentence-sized pieces, and the memory of a batch stays bounded. An
+        entity that straddles a window edge may be cut in two. An empty
+        sentence gives an empty result (no tokens, tags or entities). A
+        sentence with no known word and no known character warns that its tags
+        carry no information.
 
         Args:
             x: a str, a list of str (tokenized CoNLL-style), or a list of token
-                lists (tags aligned one-to-one with the given tokens). Vectorized
-                inputs (a dict of arrays) go to `keras.Model.predict`.
+                lists (tags aligned one-to-one with the given tokens); bytes
+                are read as UTF-8. Vectorized inputs (a dict of arrays) go to
+                `keras.Model.predict`. Anything else raises an `InputError` (a
+                `TypeError` and `ValueError`) naming the bad item's index.
             batch_size: sentences per batch (default 32; sentences are sorted by
-                length so batches pad little).
+                length so batches pad little): a positive int.
+            max_length: tokens per window (default `MAX_LENGTH` = 256, longer
+                than any CoNLL-2003 sentence).
 
         Returns:
             One dict per input: `tokens`, `tags`, `entities` (each with `text`,
             `type`, `start`/`end` character offsets for str inputs or token
             indices `token_start`/`token_end`, and `score`).
         """
-        if not self._is_raw(x):
+        self._check_input(x)
+        batch_size = self._batch_size(batch_size)
+        max_length = MAX_LENGTH if max_length is None else _check_max_length(max_length)
+        if not isinstance(x, (list, tuple, bytes)) and not self._is_raw(x):
             # Vectorized inputs: Keras' predict over the decoder ({"tags", "confidence"} arrays).
             return self.get_decoder().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
         self._require_preprocessor()
-        single = isinstance(x, str)
+        single = isinstance(x, (str, bytes))
         items = [x] if single else list(x)
         results = [None] * len(items)
         parsed = []
@@ -287,15 +344,31 @@ class BidirectionalTagger(Task):
             elif isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
                 parsed.append((i, None, list(item), None))
             else:
-                raise ValueError(
-                    f"item {i} is {type(item).__name__}; predict takes str sentences or lists of str tokens."
+                raise InputError(
+                    f"item {i} is {type(item).__name__} ({item!r:.40}); predict takes str sentences or lists of "
+                    "str tokens."
                 )
-        batch_size = batch_size or self.default_batch_size
-        output_tags = self.output_tags
-        order = sorted((p for p in parsed if p[2]), key=lambda p: len(p[2]))
         for p in parsed:
             if not p[2]:
                 results[p[0]] = {"tokens": [], "tags": [], "entities": []}
+        # Windows (item, first token, last token exclusive) of at most max_length tokens.
+        windows = []
+        long = 0
+        for p in parsed:
+            n = len(p[2])
+            if n <= max_length:
+                if n:
+                    windows.append((p, 0, n))
+                continue
+            long += 1
+            windows.extend((p, first, last) for first, last in _windows(p[2], max_length))
+        if long:
+            warn_truncated(long, len(items), max_length, f"each was tagged in windows of at most {max_length} "
+                           "tokens (every token still has a tag; an entity across a window edge may be split)")
+        output_tags = self.output_tags
+        order = sorted(windows, key=lambda w: w[2] - w[1])
+        pieces = {}  # item index -> [(first, tag ids, confidence)] of a windowed item
+        uninformed = 0
         iterator = range(0, len(order), batch_size)
         if verbose and len(order) > batch_size:
             from rnnzoo.utils import progress
@@ -303,16 +376,33 @@ class BidirectionalTagger(Task):
             iterator = progress(iterator, desc="tagging", unit="batch")
         for start in iterator:
             batch = order[start : start + batch_size]
-            features = self.vectorize_tokens([p[2] for p in batch])
-            tags, confidence = self._decode_on_host(features, [len(p[2]) for p in batch])
-            for row, (i, text, tokens, offsets) in enumerate(batch):
-                n = len(tokens)
+            features = self.vectorize_tokens([w[0][2][w[1] : w[2]] for w in batch])
+            no_information = _uninformed_rows(features, self.backbone.char_vocabulary_size > 0)
+            tags, confidence = self._decode_on_host(features, [w[2] - w[1] for w in batch])
+            for row, ((i, text, tokens, offsets), first, last) in enumerate(batch):
+                n = last - first
+                uninformed += bool(no_information[row]) and n == len(tokens)
+                if n < len(tokens):
+                    pieces.setdefault(i, []).append((first, tags[row, :n], confidence[row, :n]))
+                    continue
                 tag_names = [output_tags[t] for t in tags[row, :n]]
                 results[i] = {
                     "tokens": tokens,
                     "tags": tag_names,
                     "entities": _entities(text, tokens, offsets, tag_names, confidence[row, :n]),
                 }
+        for i, text, tokens, offsets in parsed:
+            if i in pieces:
+                parts = sorted(pieces[i], key=lambda part: part[0])
+                tag_names = [output_tags[t] for part in parts for t in part[1]]
+                confidence = np.concatenate([part[2] for part in parts])
+                results[i] = {
+                    "tokens": tokens,
+                    "tags": tag_names,
+                    "entities": _entities(text, tokens, offsets, tag_names, confidence),
+                }
+        if uninformed:
+            warn_near_prior(0, uninformed, len(items), kind="sentences", unknown_what="known word or character")
         return results[0] if single else results
 
     def _decode_on_host(self, features, lengths):
@@ -439,6 +529,7 @@ class BidirectionalTagger(Task):
         """
         from rnnzoo.training.metrics import entity_scores
 
+        check_batch_size(batch_size, self.default_batch_size)
         sentences, gold = self._as_token_lists(x, y)
         if gold is None:
             raise ValueError("score needs gold tags (y).")
@@ -453,11 +544,17 @@ class BidirectionalTagger(Task):
         Head rows (emission weights and CRF transitions) of tags that exist in
         both tag sets are copied, so fine-tuning starts from what was learned.
         With `tag_scheme="iobes"`, BIO `labels` get their `S-`/`E-` tags added.
+
+        Args:
+            labels: the BIO tag set: unique str tags, `"O"` and `B-TYPE` /
+                `I-TYPE` tags (e.g. `tagger.labels + ["B-HERO", "I-HERO"]`).
+                Anything else raises an `InputError` (a `ValueError`).
         """
         from rnnzoo.models.tagger.preprocessor import TaggerPreprocessor
         from rnnzoo.text.vectorizers import LabelLookup
 
-        labels = iobes_labels(labels) if self.tag_scheme == "iobes" else list(labels)
+        labels = check_bio_tags(labels)
+        labels = iobes_labels(labels) if self.tag_scheme == "iobes" else labels
         preprocessor = TaggerPreprocessor(
             self.preprocessor.word_lookup,
             self.preprocessor.char_lookup,
@@ -467,7 +564,7 @@ class BidirectionalTagger(Task):
         new = BidirectionalTagger(
             self.backbone, preprocessor, head=self.head, dropout=self.dropout, tag_scheme=self.tag_scheme, name=self.name
         )
-        old_index = {t: i for i, t in enumerate(self.labels)}
+        old_index = {t: i for i, t in enumerate(self.model_tags)}
         pairs = [(j, old_index[t]) for j, t in enumerate(labels) if t in old_index]
         kernel, bias = [np.array(w) for w in self.get_layer("emissions").get_weights()]
         new_kernel, new_bias = [np.array(w) for w in new.get_layer("emissions").get_weights()]
@@ -546,7 +643,7 @@ class BidirectionalTagger(Task):
         return {
             "words": self.preprocessor.word_lookup.get_vocabulary(),
             "chars": self.preprocessor.char_lookup.get_vocabulary(),
-            "labels": self.labels,
+            "labels": self.model_tags,  # the head's tags: what labels.txt has always held
         }
 
     # ------------------------------------------------------------- config
@@ -557,7 +654,7 @@ class BidirectionalTagger(Task):
                 "head": self.head,
                 "dropout": self.dropout,
                 "tag_scheme": self.tag_scheme,
-                "labels": None if self.preprocessor is not None else self.labels,
+                "labels": None if self.preprocessor is not None else self.model_tags,
             }
         )
         return config
@@ -576,6 +673,58 @@ class _Decode(layers.Layer):
     def compute_output_spec(self, inputs, emissions):
         shape = emissions.shape[:2]
         return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
+
+
+def _check_max_length(max_length):
+    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
+        raise InputError(f"max_length must be a positive int (tokens per window), got {max_length!r}.")
+    return int(max_length)
+
+
+def _windows(tokens, max_length):
+    """`(first, last)` token ranges of at most `max_length` covering `tokens`, preferably cut after a sentence end."""
+    out, first, n = [], 0, len(tokens)
+    while n - first > max_length:
+        last = first + max_length
+        for j in range(last - 1, first + max_length // 2 - 1, -1):
+            if tokens[j] in _SENTENCE_ENDS:
+                last = j + 1
+                break
+        out.append((first, last))
+        first = last
+    out.append((first, n))
+    return out
+
+
+def _uninformed_rows(features, reads_chars):
+    """Which rows of a vectorized batch have no known word and (if read) no known character (ids <= 1)."""
+    known = features["token_ids"].max(axis=1) > 1
+    if reads_chars:
+        known |= features["char_ids"].max(axis=(1, 2)) > 1
+    return ~known
+
+
+def check_bio_tags(labels):
+    """A tagger's new tag set as a list: unique BIO tags (`"O"`, `B-TYPE`, `I-TYPE`) with `"O"`."""
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
+        raise InputError(f"labels must be a list of BIO tags (str), got {type(labels).__name__} ({labels!r:.40}).")
+    labels = list(labels)
+    for i, tag in enumerate(labels):
+        if not isinstance(tag, str):
+            raise InputError(f"tag {i} is {type(tag).__name__} ({tag!r:.40}); tags are str.")
+        prefix, sep, kind = tag.partition("-")
+        if tag != "O" and not (sep and prefix in ("B", "I") and kind):
+            scheme = " (S-/E- tags of the IOBES scheme are added internally)" if prefix in ("S", "E") and sep else ""
+            raise InputError(
+                f"tag {i} ({tag!r}) is not a BIO tag: tags are 'O' or 'B-TYPE' / 'I-TYPE', "
+                f"e.g. 'B-HERO', 'I-HERO'{scheme}."
+            )
+    duplicates = sorted({t for t in labels if labels.count(t) > 1})
+    if duplicates:
+        raise InputError(f"tags must be unique, got {duplicates} more than once.")
+    if "O" not in labels:
+        raise InputError(f"a BIO tag set needs 'O' (outside any entity); got {labels}.")
+    return labels
 
 
 def _trim_chars(features, window):
