@@ -579,6 +579,8 @@ class BidirectionalTagger(Task):
                 for j2, i2 in pairs:
                     n_trans[j, j2] = trans[i, i2]
             new.get_layer("crf").set_weights([n_trans, n_start, n_end])
+        if getattr(self, "zoo_config", None) is not None:
+            new.zoo_config = self.zoo_config  # save_to_preset writes it beside the weights
         return new
 
     def with_vocabulary(self, vectors):
@@ -625,6 +627,8 @@ class BidirectionalTagger(Task):
         for name in ("emissions", "crf"):
             if self.head == "crf" or name == "emissions":
                 new.get_layer(name).set_weights(self.get_layer(name).get_weights())
+        if getattr(self, "zoo_config", None) is not None:
+            new.zoo_config = self.zoo_config  # save_to_preset writes it beside the weights
         return new
 
     # ------------------------------------------------------------- export
