@@ -32,6 +32,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from rnnzoo.utils import sha256
+
 INDEX = "index.json"
 #: Where the artifacts of `saved_models/` are published, one folder per model
 #: (`<base>/<name>/resolve/main/<file>`, Hugging Face Hub layout).
@@ -51,14 +53,6 @@ def cache_dir():
         return os.path.abspath(os.path.expanduser(os.environ["RNNZOO_HOME"]))
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "rnnzoo")
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- the record

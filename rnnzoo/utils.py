@@ -1,5 +1,6 @@
 """Small shared helpers."""
 
+import hashlib
 import sys
 
 
@@ -13,3 +14,12 @@ def progress(iterable, desc=None, unit="it", total=None):
     from tqdm.auto import tqdm
 
     return tqdm(iterable, desc=desc, unit=unit, total=total, file=sys.stderr)
+
+
+def sha256(path):
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

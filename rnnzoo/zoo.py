@@ -17,12 +17,13 @@ the cache (`rnnzoo.downloads`).
 """
 
 import difflib
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 import warnings
+
+from rnnzoo.utils import sha256
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_PACKAGE)
@@ -145,14 +146,6 @@ def artifact_dir(name_or_path, download=True):
     raise _unknown_name(name_or_path)
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(rel):
     rel = rel.replace(os.sep, "/")
     return any(rel == v or (v.endswith("/") and rel.startswith(v)) for v in VERIFIED)
@@ -165,7 +158,7 @@ def write_checksums(directory):
         for name in sorted(files):
             rel = os.path.relpath(os.path.join(root, name), directory).replace(os.sep, "/")
             if _verified(rel):
-                sums[rel] = _sha256(os.path.join(root, name))
+                sums[rel] = sha256(os.path.join(root, name))
     with open(os.path.join(directory, CHECKSUMS), "w") as f:
         json.dump(dict(sorted(sums.items())), f, indent=2)
         f.write("\n")
@@ -191,7 +184,7 @@ def verify_checksums(directory):
         file = os.path.join(directory, *rel.split("/"))
         if not os.path.exists(file):
             raise ValueError(f"checksum error: {file} is missing from the artifact.")
-        if _sha256(file) != expected:
+        if sha256(file) != expected:
             raise ValueError(
                 f"checksum error: {file} does not match {CHECKSUMS} (tampered, truncated or "
                 "half-written); restore it or retrain the model."
