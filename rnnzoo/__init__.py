@@ -12,6 +12,11 @@ True
 
 __version__ = "0.1.0"
 
+from rnnzoo import _tf_logging  # noqa: E402
+
+# TensorFlow's start-up log lines stay off stderr unless RNNZOO_VERBOSE=1 (see `rnnzoo._tf_logging`).
+_tf_logging.install()
+
 from rnnzoo.zoo import build, list_models, load  # noqa: E402
 
 

@@ -37,6 +37,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from rnnzoo.utils import positive_int
+
 CELL_NAMES = ("vanilla", "gru", "lstm")
 
 
@@ -300,10 +302,10 @@ def main(argv=None):
     )
     parser.add_argument("--cells", default=",".join(CELL_NAMES),
                         help="comma-separated cells among vanilla,gru,lstm (default: all)")
-    parser.add_argument("--steps", type=int, default=100, help="sequence length T")
-    parser.add_argument("--units", type=int, default=32)
-    parser.add_argument("--input-dim", type=int, default=8)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--steps", type=positive_int, default=100, help="sequence length T")
+    parser.add_argument("--units", type=positive_int, default=32)
+    parser.add_argument("--input-dim", type=positive_int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--activation", default="tanh", help="the vanilla cell's activation")
     parser.add_argument("--out", default="gradflow.png", help="PNG path")

@@ -164,7 +164,7 @@ def model_card(config, record, directory, extra=""):
         "",
         "## Training",
         "",
-        f"`rnnzoo train zoo_configs/{config.name}.yaml --output-dir saved_models/{config.name}` then "
+        f"`rnnzoo train zoo_configs/{config.name}.yaml --output-dir saved_models/{config.name} --overwrite` then "
         f"`rnnzoo evaluate {config.name}`.",
         "",
         _table(train_rows, ("setting", "value")),

@@ -1,19 +1,60 @@
 """Small shared helpers."""
 
+import argparse
 import hashlib
+import os
 import sys
+import time
+
+
+def positive_int(text):
+    """argparse type for counts and sizes: an integer >= 1, else a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def progress(iterable, desc=None, unit="it", total=None):
-    """A tqdm progress bar on stderr when it is a terminal or `RNNZOO_PROGRESS=1`."""
-    import os
+    """Progress on stderr: a tqdm bar on a terminal, plain lines elsewhere.
 
-    enabled = sys.stderr.isatty() or os.environ.get("RNNZOO_PROGRESS") == "1"
-    if not enabled:
+    A terminal gets a bar. A log file or pipe gets nothing unless
+    `RNNZOO_PROGRESS=1`, and then plain lines (about every tenth of the way and
+    at the end), never a bar's carriage returns.
+    """
+    if sys.stderr is None:
         return iterable
-    from tqdm.auto import tqdm
+    if sys.stderr.isatty():
+        from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit=unit, total=total, file=sys.stderr)
+        return tqdm(iterable, desc=desc, unit=unit, total=total, file=sys.stderr)
+    if os.environ.get("RNNZOO_PROGRESS") == "1":
+        return _progress_lines(iterable, desc or "progress", unit, total)
+    return iterable
+
+
+def _progress_lines(iterable, desc, unit, total):
+    if total is None:
+        try:
+            total = len(iterable)
+        except TypeError:
+            total = None
+    every = max(1, total // 10) if total else 100
+    start = time.time()
+    done = 0
+    for done, item in enumerate(iterable, 1):
+        yield item
+        if done % every == 0 and done != total:
+            _progress_line(desc, done, total, unit, start)
+    _progress_line(desc, done, total, unit, start)
+
+
+def _progress_line(desc, done, total, unit, start):
+    of = f"/{total}" if total else ""
+    print(f"{desc}: {done}{of} {unit} ({time.time() - start:.1f}s)", file=sys.stderr, flush=True)
 
 
 def sha256(path):

@@ -205,7 +205,8 @@ def save_artifact(task, config, directory, overwrite=True):
         raise FileExistsError(f"{directory} already exists; pass overwrite=True to replace it.")
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
+    staging = os.path.join(parent, f".staging-{os.getpid()}-{os.urandom(6).hex()}")
+    os.mkdir(staging)  # not mkdtemp: its 0700 would become the artifact's; mkdir respects the umask
     try:
         # Save an uncompiled copy: optimizer state would triple the file size.
         clean = task.__class__.from_config(task.get_config())

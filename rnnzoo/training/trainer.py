@@ -66,6 +66,7 @@ def train(
     *,
     strategy="auto",
     output_dir=None,
+    overwrite=False,
     overrides=None,
     verbose=1,
     data=None,
@@ -85,6 +86,9 @@ def train(
             multi-worker, several GPUs -> mirrored, else the default strategy.
         output_dir: where to write the artifact (model, vocabularies, config,
             checksums), atomically, by the chief worker; None to write nothing.
+        overwrite: replace an artifact already in `output_dir`. Without it a
+            non-empty `output_dir` is refused before training starts (a
+            shipped model and its metrics are never replaced by accident).
         overrides: dotted config keys, e.g. `{"training.epochs": 1}`.
         verbose: 1 = progress bars, 0 = quiet.
         data: already loaded raw splits (skips the family's `load_data`).
@@ -110,6 +114,8 @@ def train(
     config = resolve_config(config, overrides)
     family = get_family(config.family)
     t = config.training
+    if output_dir:
+        check_output_dir(output_dir, overwrite)
     if isinstance(strategy, str):
         strategy, kind = distribute.resolve_strategy(strategy, tpu=tpu, verbose=True)
     else:
@@ -137,6 +143,8 @@ def train(
     )
     # The data pipeline batches globally; everything else keeps the user's config.
     run_config = dataclasses.replace(config, training=dataclasses.replace(t, batch_size=global_batch))
+    if output_dir and chief:
+        print(f"the trained model will be saved to {os.path.abspath(output_dir)}", flush=True)
     if run_dir and chief:
         _write_run_files(run_dir, config, kind, replicas, global_batch, t, lr_scale, loop)
 
@@ -211,6 +219,10 @@ def train(
     else:
         distribute.scale_custom_loss_for_fit(task, strategy)
         train_data = dataset_fn()
+        # Counted after `train_data` is built, so its shuffle seeds are what they were without the count.
+        train_data = with_known_length(
+            train_data, steps_per_epoch if replicas == 1 else None, lambda: dataset_fn(0)
+        )
         if replicas > 1:
             train_data = distribute.set_shard_policy(train_data, "data")
         history = task.fit(train_data, epochs=t.epochs, callbacks=all_callbacks, verbose=verbose)
@@ -222,6 +234,44 @@ def train(
         save_artifact(task, config, output_dir)
         print(f"saved to {os.path.abspath(output_dir)}")
     return task
+
+
+def check_output_dir(output_dir, overwrite=False):
+    """Refuse to write over an existing artifact (any non-empty folder) unless `overwrite`.
+
+    Raises:
+        FileExistsError: `output_dir` holds files and `overwrite` is False, or
+            it is a file.
+    """
+    if not os.path.exists(output_dir):
+        return
+    if not os.path.isdir(output_dir):
+        raise FileExistsError(f"output folder {output_dir!r} is an existing file; choose a folder path.")
+    if os.listdir(output_dir) and not overwrite:
+        what = "a trained model" if os.path.exists(os.path.join(output_dir, "model.keras")) else "files"
+        raise FileExistsError(
+            f"{output_dir!r} already holds {what}; training would replace it (and its metrics and model card). "
+            "Choose a new folder (e.g. runs/my_model), or pass overwrite=True (rnnzoo train --overwrite) to replace it."
+        )
+
+
+def with_known_length(dataset, batches=None, fresh_dataset=None):
+    """`dataset` with its number of batches declared, so progress bars show it (and an ETA) from epoch 1.
+
+    Bucketed `tf.data` pipelines have an unknown cardinality. The batches are
+    counted once, on `fresh_dataset()` (an identical pipeline) when given, else
+    on `dataset` itself; bucketing flushes every bucket's remainder at the end,
+    so the count does not depend on the shuffle order. `batches` skips the
+    count when the caller already knows it. A dataset of known (or infinite)
+    length is returned as it is.
+    """
+    import tensorflow as tf
+
+    if int(dataset.cardinality()) != int(tf.data.UNKNOWN_CARDINALITY):
+        return dataset
+    if batches is None:
+        batches = _count_batches(fresh_dataset() if fresh_dataset else dataset, 1)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def _count_batches(dataset, replicas):
