@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import rnnzoo
 from rnnzoo.cli import main
 
 
@@ -41,7 +42,15 @@ def test_predict_evaluate_export_on_an_artifact_folder(tiny_tagger, tmp_path, ca
     assert main(["evaluate", str(out), "--no-write"]) is None
     assert '"metric": "f1"' in capsys.readouterr().out
     assert main(["export", str(out), str(tmp_path / "exported")]) is None
-    assert os.path.exists(tmp_path / "exported" / "saved_model.pb")
+    # The export serves: its signature tags a raw string as predict does.
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    outputs = served(tf.constant(["Pankaj lives in Munich ."]))
+    n = int(outputs["lengths"].numpy()[0])
+    tags = [t.decode() for t in outputs["tags"].numpy()[0][:n]]
+    assert tags == rnnzoo.load(str(out)).predict("Pankaj lives in Munich .")["tags"]
+    assert tags[0] == "B-PER"
 
 
 @pytest.mark.slow

@@ -50,13 +50,16 @@ def test_predict_offsets_and_pretokenized_input(tiny_tagger):
 
 def test_bad_and_odd_inputs(tiny_tagger):
     task, _ = tiny_tagger
-    assert task.predict("Munich")["tags"] in (["B-LOC"], ["O"], ["B-PER"], ["B-ORG"], ["B-MISC"])
-    assert len(task.predict(["Munich"], batch_size=1)[0]["tags"]) == 1
+    # One token alone: the tiny corpus tags Munich B-LOC every time it appears.
+    assert task.predict("Munich")["tags"] == ["B-LOC"]
+    assert task.predict(["Munich"], batch_size=1)[0]["tags"] == ["B-LOC"]
+    assert task.predict([["Munich"]])[0]["tags"] == ["B-LOC"]
     results = task.predict(["", "   ", "Munich 😀 東京 Москва", "Pankaj lives in Munich"])
     assert results[0] == results[1] == {"tokens": [], "tags": [], "entities": []}
     assert len(results[2]["tags"]) == 4
     assert results[3]["tags"][0] == "B-PER"  # one odd item never loses the others
-    long = task.predict(" ".join(["Munich"] * 5000))
+    with pytest.warns(UserWarning, match="max_length=256"):
+        long = task.predict(" ".join(["Munich"] * 5000))
     assert len(long["tags"]) == 5000
     with pytest.raises(ValueError, match="item 1 is int"):
         task.predict(["ok", 3])
