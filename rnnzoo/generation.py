@@ -43,6 +43,8 @@ def _sample_inverse_cdf(logits, uniform):
     Returns:
         `(batch,)` int32 indices into the last axis.
     """
+    if logits.shape[-1] == 1:  # top-k with k=1
+        return ops.zeros_like(ops.cast(uniform, "int32"))
     probs = ops.softmax(logits, axis=-1)
     cdf = ops.cumsum(probs, axis=-1)
     target = uniform[:, None] * cdf[:, -1:]
