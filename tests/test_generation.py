@@ -288,3 +288,43 @@ def test_get_sampler_names_and_instances():
     sampler = TopKSampler(k=2, seed=1)
     assert get_sampler(sampler) is sampler
     assert repr(sampler) == "TopKSampler(k=2, temperature=1.0, seed=1)"
+
+
+def test_loop_stops_once_every_row_has_ended():
+    calls = []
+    first_ends = np.log(np.array([[0.9, 0.1, 0, 0, 0]] * VOCAB, "float32") + 1e-6)  # the end token is always likely
+
+    def step(ids, state):
+        calls.append(1)  # eager TensorFlow / NumPy-like backends run the body once per step
+        return ops.take(first_ends, ids, axis=0), state
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("counts Python calls of the loop body, which only eager TensorFlow makes per step")
+    for kwargs in ({}, {"sampler": "beam", "num_beams": 2}):
+        calls.clear()
+        out = generate(step, {}, np.array([1, 2]), 10, end_id=END, **kwargs)
+        assert ops.convert_to_numpy(out["ids"]).tolist() == [[END] * 10] * 2
+        assert ops.convert_to_numpy(out["lengths"]).tolist() == [1, 1]
+        assert len(calls) == (1 if not kwargs else 2), kwargs  # beam first fills its pool of num_beams hypotheses
+
+
+def test_exported_savedmodel_and_xla_give_the_same_tokens(tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("SavedModel export runs on the TensorFlow backend")
+    model = TinyModel(2, batch=4)
+    spec = [tf.TensorSpec([None, HIDDEN]), tf.TensorSpec([None, HIDDEN]), tf.TensorSpec([None], tf.int32)]
+
+    def decode(h, memory, start):
+        return generate(model.step, {"h": h, "extras": [(memory,)]}, start, 6, end_id=END, sampler="beam",
+                        num_beams=3, alpha=0.6)
+
+    module = tf.Module()
+    module.decode = tf.function(decode, input_signature=spec)
+    tf.saved_model.save(module, str(tmp_path / "decoder"))
+    loaded = tf.saved_model.load(str(tmp_path / "decoder"))
+    expected = run(model, 6, sampler="beam", num_beams=3, alpha=0.6)
+    xla = tf.function(decode, jit_compile=True)
+    for out in (loaded.decode(model.h0, model.memory, model.start), xla(model.h0, model.memory, model.start)):
+        np.testing.assert_array_equal(out["ids"].numpy(), expected["ids"])
+        np.testing.assert_allclose(out["scores"].numpy(), expected["scores"], rtol=1e-5, atol=1e-5)
