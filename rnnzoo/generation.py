@@ -91,7 +91,7 @@ class GreedySampler(Sampler):
 
     Example:
     >>> import numpy as np
-    >>> GreedySampler().select(np.array([[0.1, 2.0, -1.0]], "float32"), None)  # doctest: +SKIP
+    >>> ops.convert_to_numpy(GreedySampler().select(np.array([[0.1, 2.0, -1.0]], "float32"), None)).tolist()
     [1]
     """
 
@@ -201,6 +201,15 @@ class BeamSampler(Sampler):
         length_normalization: "gnmt", `lp(n) = ((5 + n) / 6) ** alpha` (Wu et al.,
             2016), or "power", `lp(n) = n ** alpha`.
         return_all_beams: also return every kept hypothesis, best first.
+
+    Example:
+    >>> import numpy as np
+    >>> table = np.log(np.array([[.1, .6, .3], [.4, .1, .5], [.2, .2, .6]], "float32"))
+    >>> step = lambda ids, state: (ops.take(table, ids, axis=0), state)
+    >>> beam = BeamSampler(num_beams=3, alpha=0.6, return_all_beams=True)
+    >>> out = generate(step, {}, np.array([1]), max_length=3, sampler=beam, end_id=0)
+    >>> ops.convert_to_numpy(out["beam_ids"]).shape
+    (1, 3, 3)
     """
 
     def __init__(self, num_beams=4, alpha=0.0, length_normalization="gnmt", return_all_beams=False):

@@ -328,3 +328,12 @@ def test_exported_savedmodel_and_xla_give_the_same_tokens(tmp_path):
     for out in (loaded.decode(model.h0, model.memory, model.start), xla(model.h0, model.memory, model.start)):
         np.testing.assert_array_equal(out["ids"].numpy(), expected["ids"])
         np.testing.assert_allclose(out["scores"].numpy(), expected["scores"], rtol=1e-5, atol=1e-5)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import rnnzoo.generation
+
+    result = doctest.testmod(rnnzoo.generation)
+    assert result.attempted > 0 and result.failed == 0, result
