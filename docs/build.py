@@ -133,6 +133,8 @@ API_SECTIONS = [
                      "SequenceVectorizer", "TargetVectorizer", "bag_of_words"]),
     ("rnnzoo.data", ["read_conll", "data_root", "dataset_path"]),
     ("rnnzoo.data.glove", ["read_glove", "embedding_matrix"]),
+    ("rnnzoo.generation", ["generate", "get_sampler", "GreedySampler", "BeamSampler", "RandomSampler",
+                           "TopKSampler", "TopPSampler"]),
     ("rnnzoo.diagnostics", ["gradient_flow", "plot_gradient_flow", "GradientFlow"]),
     ("rnnzoo.evaluation", ["evaluate_model"]),
 ]
