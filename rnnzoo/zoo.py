@@ -191,6 +191,28 @@ def verify_checksums(directory):
             )
 
 
+def check_artifact_target(directory, overwrite=False):
+    """Refuse to write an artifact over a file, or over a non-empty folder unless `overwrite`.
+
+    `save_artifact` checks before writing, and `rnnzoo.train` before training,
+    so a shipped model and its metrics are never replaced by accident.
+
+    Raises:
+        FileExistsError: saying what is there and how to replace it.
+    """
+    directory = os.fspath(directory)
+    if not os.path.exists(directory):
+        return
+    if not os.path.isdir(directory):
+        raise FileExistsError(f"output folder {directory!r} is an existing file; choose a folder path.")
+    if os.listdir(directory) and not overwrite:
+        what = "a trained model" if os.path.exists(os.path.join(directory, MODEL_FILE)) else "files"
+        raise FileExistsError(
+            f"{directory!r} already holds {what}; saving would replace it (and its metrics and model card). "
+            "Choose a new folder (e.g. runs/my_model), or pass overwrite=True (rnnzoo train --overwrite) to replace it."
+        )
+
+
 def save_artifact(task, config, directory, overwrite=True):
     """Write a task (and its config, when given) as a zoo artifact, atomically.
 
@@ -201,8 +223,8 @@ def save_artifact(task, config, directory, overwrite=True):
     existing non-empty `directory` raises `FileExistsError` and is left alone.
     """
     directory = os.path.abspath(os.fspath(directory))
-    if not overwrite and os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
-        raise FileExistsError(f"{directory} already exists; pass overwrite=True to replace it.")
+    if not overwrite:
+        check_artifact_target(directory)
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
     staging = os.path.join(parent, f".staging-{os.getpid()}-{os.urandom(6).hex()}")

@@ -109,13 +109,13 @@ def train(
     """
     from rnnzoo.models import get_family
     from rnnzoo.training import distribute
-    from rnnzoo.zoo import resolve_config
+    from rnnzoo.zoo import check_artifact_target, resolve_config
 
     config = resolve_config(config, overrides)
     family = get_family(config.family)
     t = config.training
     if output_dir:
-        check_output_dir(output_dir, overwrite)
+        check_artifact_target(output_dir, overwrite)  # before any training: never replace a model by accident
     if isinstance(strategy, str):
         strategy, kind = distribute.resolve_strategy(strategy, tpu=tpu, verbose=True)
     else:
@@ -234,25 +234,6 @@ def train(
         save_artifact(task, config, output_dir)
         print(f"saved to {os.path.abspath(output_dir)}")
     return task
-
-
-def check_output_dir(output_dir, overwrite=False):
-    """Refuse to write over an existing artifact (any non-empty folder) unless `overwrite`.
-
-    Raises:
-        FileExistsError: `output_dir` holds files and `overwrite` is False, or
-            it is a file.
-    """
-    if not os.path.exists(output_dir):
-        return
-    if not os.path.isdir(output_dir):
-        raise FileExistsError(f"output folder {output_dir!r} is an existing file; choose a folder path.")
-    if os.listdir(output_dir) and not overwrite:
-        what = "a trained model" if os.path.exists(os.path.join(output_dir, "model.keras")) else "files"
-        raise FileExistsError(
-            f"{output_dir!r} already holds {what}; training would replace it (and its metrics and model card). "
-            "Choose a new folder (e.g. runs/my_model), or pass overwrite=True (rnnzoo train --overwrite) to replace it."
-        )
 
 
 def with_known_length(dataset, batches=None, fresh_dataset=None):
