@@ -35,12 +35,18 @@ def check_batch_size(batch_size, default):
     """
     if batch_size is None:
         return default
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise InputError(
-            f"batch_size must be a positive int (number of inputs per batch) or None for the default "
-            f"({default}), got {batch_size!r}."
-        )
-    return int(batch_size)
+    return check_positive_int(batch_size, "batch_size", f"number of inputs per batch) or None for the default ({default}")
+
+
+def check_positive_int(value, name, meaning):
+    """`value` as an `int` >= 1, else an `InputError` saying `name must be a positive int (meaning), got ...`.
+
+    `True` and floats (even 8.0) are refused too: the shared check behind
+    `batch_size` and `max_length`.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InputError(f"{name} must be a positive int ({meaning}), got {value!r}.")
+    return int(value)
 
 
 class Task(keras.Model):

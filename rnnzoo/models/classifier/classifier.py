@@ -1,14 +1,19 @@
 """`TextClassifier`: raw texts in, a label and its probability out (many-to-one)."""
 
-import numbers
-
 import keras
 import numpy as np
 from keras import layers, ops
 
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
 from rnnzoo.models.compiled import BackgroundCompiles, jax_function, pad_inputs, padded_shape, tf_pad_batch
-from rnnzoo.models.task import InputError, Task, check_batch_size, warn_near_prior, warn_truncated
+from rnnzoo.models.task import (
+    InputError,
+    Task,
+    check_batch_size,
+    check_positive_int,
+    warn_near_prior,
+    warn_truncated,
+)
 
 HEADS = ("binary", "multiclass", "multilabel")
 #: Length-bucket edges (tokens); buckets above `max_length` are dropped.
@@ -577,9 +582,7 @@ _KEPT = {"head": "the first", "tail": "the last", "head_tail": "the first and la
 
 def check_max_length(max_length):
     """`max_length` (tokens read per input) as a positive int, or an `InputError`."""
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
-        raise InputError(f"max_length must be a positive int (tokens read per text), got {max_length!r}.")
-    return int(max_length)
+    return check_positive_int(max_length, "max_length", "tokens read per text")
 
 
 def check_label_names(labels):

@@ -1,6 +1,5 @@
 """`BidirectionalTagger`: raw sentences in, tokens + BIO tags + entity spans out."""
 
-import numbers
 import os
 
 import keras
@@ -18,7 +17,14 @@ from rnnzoo.models.tagger.spans import (
     iobes_tag_to_bio,
     tf_bio_to_iobes,
 )
-from rnnzoo.models.task import InputError, Task, check_batch_size, warn_near_prior, warn_truncated
+from rnnzoo.models.task import (
+    InputError,
+    Task,
+    check_batch_size,
+    check_positive_int,
+    warn_near_prior,
+    warn_truncated,
+)
 from rnnzoo.text.tokenize import tokenize
 
 BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
@@ -323,7 +329,7 @@ class BidirectionalTagger(Task):
         """
         self._check_input(x)
         batch_size = self._batch_size(batch_size)
-        max_length = MAX_LENGTH if max_length is None else _check_max_length(max_length)
+        max_length = MAX_LENGTH if max_length is None else check_positive_int(max_length, "max_length", "tokens per window")
         if not isinstance(x, (list, tuple, bytes)) and not self._is_raw(x):
             # Vectorized inputs: Keras' predict over the decoder ({"tags", "confidence"} arrays).
             return self.get_decoder().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
@@ -677,12 +683,6 @@ class _Decode(layers.Layer):
     def compute_output_spec(self, inputs, emissions):
         shape = emissions.shape[:2]
         return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
-
-
-def _check_max_length(max_length):
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) or max_length < 1:
-        raise InputError(f"max_length must be a positive int (tokens per window), got {max_length!r}.")
-    return int(max_length)
 
 
 def _windows(tokens, max_length):
