@@ -57,7 +57,9 @@ def cmd_info(args):
         return _info_keras_file(target)
     if os.path.isdir(target):
         directory, config_file = target, os.path.join(target, "config.yaml")
-        print(resolve_config(config_file).to_yaml().rstrip() if os.path.exists(config_file) else "# no config.yaml")
+        from rnnzoo.config import load_config
+
+        print(load_config(config_file, legacy=True).to_yaml().rstrip() if os.path.exists(config_file) else "# no config.yaml")
     else:
         print(resolve_config(target).to_yaml().rstrip())
         directory = local_artifact(target)
@@ -112,25 +114,22 @@ def cmd_cache(args):
         print(f"{label:24s} {revision:12s} {size / 2**20:8.1f} MB  {path}")
 
 
-def _format_prediction(result):
-    if isinstance(result, dict) and "tags" in result:
-        tagged = " ".join(f"{t}/{g}" for t, g in zip(result["tokens"], result["tags"]))
-        ents = ", ".join(f"{e['text']} ({e['type']}, {e['score']:.2f})" for e in result["entities"])
-        return f"{tagged}\n  entities: {ents or '-'}"
-    if isinstance(result, dict) and "label" in result:
-        return f"{result['label']}\t{result['score']:.4f}"
-    return _dumps(result)
-
-
 def cmd_predict(args):
     import rnnzoo
+
+    from rnnzoo.models import family_of
 
     texts = list(args.text)
     if not texts or texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin]
     if not texts:
-        raise SystemExit("rnnzoo predict: give TEXT arguments or lines on standard input.")
+        raise SystemExit("rnnzoo predict: give TEXT arguments (image files for image models) or lines on standard input.")
     model = rnnzoo.load(args.name, compile=False)
+    family = family_of(model)
+    if family.inputs == "image":
+        missing = [t for t in texts if not os.path.isfile(t)]
+        if missing:
+            raise FileNotFoundError(f"{missing[0]}: no such image file ({args.name} reads image files).")
     if hasattr(model, "small_batch_xla"):
         model.small_batch_xla = False  # one predict call: a program compiled for it would never be reused
     results = model.predict(texts, batch_size=args.batch_size, verbose=1)
@@ -138,7 +137,7 @@ def cmd_predict(args):
         if args.json:
             print(_dumps({"text": text, **result} if isinstance(result, dict) else result, ensure_ascii=False))
         else:
-            print(_format_prediction(result))
+            print(family.format_prediction(result))
 
 
 def _overrides(pairs):
@@ -192,11 +191,11 @@ def cmd_evaluate(args):
     from rnnzoo.evaluation import evaluate_model
 
     record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
-    summary = {k: v for k, v in record.items() if k != "per_type"}
-    print(_dumps(summary, indent=2))
-    if "per_type" in record:
-        for kind, v in sorted(record["per_type"].items()):
-            print(f"  {kind:6s} P {v['precision']:6.2f}  R {v['recall']:6.2f}  F1 {v['f1']:6.2f}  n={v['support']}")
+    tables = {k: v for k, v in record.items() if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values())}
+    print(_dumps({k: v for k, v in record.items() if k not in tables}, indent=2))
+    for rows in tables.values():  # per-type / per-label scores, one line each
+        for name, row in sorted(rows.items()):
+            print(f"  {name:10s} " + "  ".join(f"{key} {value}" for key, value in row.items()))
 
 
 def cmd_export(args):

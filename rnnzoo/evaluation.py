@@ -63,9 +63,9 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
     start = time.time()
     scores = family.evaluate(task, data, split=split, limit=limit)
     seconds = time.time() - start
-    metric, _ = family.PRIMARY_METRIC
+    metric, _ = family.primary_metric
     sample = None
-    size = getattr(family, "SAMPLE_SIZE", None)
+    size = family.sample_size
     if size and limit is None:
         # The fixed sample CI re-checks the shipped numbers on (see tests/).
         sample_scores = family.evaluate(task, sample_split(data, split, size), split=split)
@@ -93,12 +93,24 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         with open(os.path.join(directory, METRICS), "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
-        extra = family.model_card_extra(config, record) if hasattr(family, "model_card_extra") else ""
+        extra = family.model_card_extra(config, record, _other_records(directory))
         with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
             f.write(model_card(config, record, directory, extra))
         write_checksums(directory)
         _refresh_download_record(directory, config.name)
     return record
+
+
+def _other_records(directory):
+    """The metrics records of the other artifacts beside `directory` (for the model card's comparisons)."""
+    parent = os.path.dirname(os.path.abspath(directory))
+    records = []
+    for name in sorted(os.listdir(parent)):
+        path = os.path.join(parent, name, METRICS)
+        if os.path.join(parent, name) != os.path.abspath(directory) and os.path.exists(path):
+            with open(path) as f:
+                records.append(json.load(f))
+    return records
 
 
 def _refresh_download_record(directory, name):
@@ -146,10 +158,6 @@ def model_card(config, record, directory, extra=""):
         f"{record['backend']} backend).",
         "",
     ]
-    if "per_type" in record:
-        rows = [(k, v["precision"], v["recall"], v["f1"], v["support"]) for k, v in sorted(record["per_type"].items())]
-        rows.append(("**micro**", record["precision"], record["recall"], record["f1"], sum(r[4] for r in rows)))
-        parts += [_table(rows, ("type", "precision", "recall", "F1", "support")), ""]
     parts += [
         "## Architecture",
         "",

@@ -319,8 +319,8 @@ def load(name_or_path, compile=True, verify=True):
 
     import keras
 
-    import rnnzoo.models.registered  # noqa: F401  (registers the serializable classes)
     from rnnzoo.config import load_config
+    from rnnzoo.models import get_family, import_all_tasks
 
     if kind == "keras_file":
         file, config = path, None
@@ -329,7 +329,9 @@ def load(name_or_path, compile=True, verify=True):
             verify_checksums(path)
         file = os.path.join(path, MODEL_FILE)
         config_file = os.path.join(path, "config.yaml")
-        config = load_config(config_file) if os.path.exists(config_file) else None
+        config = load_config(config_file, legacy=True) if os.path.exists(config_file) else None
+    # Importing the task class registers the family's Keras-serializable classes.
+    get_family(config.family).task_class() if config is not None else import_all_tasks()
     task = keras.saving.load_model(file, compile=False)
     task.zoo_config = config
     if config is None:

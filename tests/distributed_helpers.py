@@ -102,15 +102,9 @@ def tiny_classifier_config(directory, train_texts=48, batch_size=8, epochs=2, va
 
 
 def family_available(name):
-    import importlib.util
+    from rnnzoo.models import family_names
 
-    from rnnzoo.models import FAMILY_MODULES
-
-    module = FAMILY_MODULES.get(name)
-    try:
-        return module is not None and importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+    return name in family_names()
 
 
 def env_for(tf_config=None, logical_cpus=None):

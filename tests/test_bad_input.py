@@ -12,7 +12,8 @@ tf = pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
-from rnnzoo.config import ArchitectureConfig  # noqa: E402
+from rnnzoo.models.classifier.family import ClassifierArchitecture  # noqa: E402
+from rnnzoo.models.tagger.family import TaggerArchitecture  # noqa: E402
 from rnnzoo.models.classifier.classifier import build_classifier  # noqa: E402
 from rnnzoo.models.tagger.tagger import MAX_LENGTH, _windows, build_tagger  # noqa: E402
 from rnnzoo.models.task import InputError, check_batch_size  # noqa: E402
@@ -26,7 +27,7 @@ BAD_BATCH_SIZES = [-1, 0, -3, 2.5, "8", True, 8.0]
 @pytest.fixture(scope="module")
 def clf():
     keras.utils.set_random_seed(0)
-    a = ArchitectureConfig(cell="gru", units=4, embedding_dim=4, head="binary", pooling="max", dropout=0.0)
+    a = ClassifierArchitecture(cell="gru", units=4, embedding_dim=4, head="binary", pooling="max", dropout=0.0)
     model = build_classifier(WORDS, ["negative", "positive"], a, max_length=6)
     model.compile(optimizer="adam")
     return model
@@ -34,7 +35,7 @@ def clf():
 
 def make_tagger(tag_scheme):
     keras.utils.set_random_seed(0)
-    a = ArchitectureConfig(cell="lstm", units=4, embedding_dim=4, char_embedding_dim=4, char_units=4, max_chars=8,
+    a = TaggerArchitecture(cell="lstm", units=4, embedding_dim=4, char_embedding_dim=4, char_units=4, max_chars=8,
                            dropout=0.0)
     model = build_tagger(WORDS, CHARS, BIO, a, tag_scheme=tag_scheme)
     model.compile(optimizer="adam")

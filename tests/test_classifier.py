@@ -16,7 +16,10 @@ import rnnzoo  # noqa: E402
 from rnnzoo.config import load_config  # noqa: E402
 from rnnzoo.data.paths import data_root  # noqa: E402
 from rnnzoo.models.classifier import ClassifierBackbone, MaskedPooling, TextClassifier  # noqa: E402
+from rnnzoo.models import get_family  # noqa: E402
 from rnnzoo.models.classifier import family  # noqa: E402
+
+CLASSIFIER = get_family("classifier")
 from rnnzoo.models.classifier.preprocessor import make_preprocessor  # noqa: E402
 
 POSITIVE = ["a good film", "great acting , loved it", "wonderful and moving", "good fun", "loved the music"]
@@ -48,7 +51,7 @@ def tiny_classifier(**architecture):
     keras.utils.set_random_seed(0)
     config = tiny_config(**architecture)
     labels = LABELS if architecture.get("head") != "multilabel" else [[label] for label in LABELS]
-    clf = family.build(config, {"train": (TEXTS, labels)})
+    clf = CLASSIFIER.build(config, {"train": (TEXTS, labels)})
     clf.compile(optimizer=keras.optimizers.Adam(0.01))
     clf.zoo_config = config
     return clf
@@ -157,7 +160,7 @@ def test_training_batches_may_be_shorter_than_what_the_model_reads(trained):
     config = tiny_config()
     config.data.train_max_length = 3
     data = {"train": ([long_text] * 8, ["negative"] * 8)}
-    assert {x.shape[1] for x, _ in family.train_dataset(trained, data, config)} == {3}
+    assert {x.shape[1] for x, _ in CLASSIFIER.train_dataset(trained, data, config)} == {3}
 
 
 def test_bad_inputs(trained):
@@ -249,14 +252,14 @@ def test_read_table_csv_and_tsv(tmp_path):
     config = tiny_config()
     config.data.root = str(tmp_path)
     config.data.train = "reviews.csv"
-    assert family.load_data(config)["train"] == (['Great, really "great" film', "awful"], ["positive", "negative"])
+    assert CLASSIFIER.load_data(config)["train"] == (['Great, really "great" film', "awful"], ["positive", "negative"])
     config.data.reader, config.data.train = "tsv", "train.tsv"
-    assert family.load_data(config)["train"] == (['"quoted" start', "plain"], ["positive", "negative"])
+    assert CLASSIFIER.load_data(config)["train"] == (['"quoted" start', "plain"], ["positive", "negative"])
     config.data.train = ["train.tsv", "train.tsv"]  # a list of files is read one after another
-    assert family.load_data(config)["train"] == (['"quoted" start', "plain"] * 2, ["positive", "negative"] * 2)
+    assert CLASSIFIER.load_data(config)["train"] == (['"quoted" start', "plain"] * 2, ["positive", "negative"] * 2)
     config.data.text_column = "review"
     with pytest.raises(ValueError, match="data.text_column"):
-        family.load_data(config)
+        CLASSIFIER.load_data(config)
 
 
 def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_training(tmp_path):
@@ -272,7 +275,7 @@ def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_tr
     whole = {rows[i][0] for i in (0, 5, 8, 10)}  # the rows that are inside no other row
     for seed in range(8):
         config.training.seed = seed
-        data = family.load_data(config)
+        data = CLASSIFIER.load_data(config)
         train, held = data["train"][0], data["validation"][0]
         assert len(held) == 2 and set(held) <= whole
         assert not set(train) & set(held)
@@ -284,7 +287,7 @@ def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_tr
         assert all(labels[t] == ("positive" if y else "negative") for t, y in rows if t in labels)
 
     config.data.train_validation_unit = "row"  # the default: a random part of the rows
-    assert len(family.load_data(config)["validation"][0]) == 6
+    assert len(CLASSIFIER.load_data(config)["validation"][0]) == 6
 
 
 def test_sentence_validation_split_refuses_long_documents(monkeypatch):
@@ -312,10 +315,10 @@ def test_shipped_model_accuracy_on_a_fixed_sample(name):
     root = os.path.join(data_root(), clf.zoo_config.data.root)
     if not os.path.isdir(root):
         pytest.skip(f"dataset folder {root} is absent (set RNNZOO_DATA).")
-    data = family.load_data(clf.zoo_config)
+    data = CLASSIFIER.load_data(clf.zoo_config)
     assert metrics["examples"] == len(data[metrics["split"]][0])
-    assert metrics["sample"]["size"] == family.SAMPLE_SIZE == 500
-    result = family.evaluate(clf, sample_split(data, metrics["split"], family.SAMPLE_SIZE), split=metrics["split"])
+    assert metrics["sample"]["size"] == CLASSIFIER.sample_size == 500
+    result = CLASSIFIER.evaluate(clf, sample_split(data, metrics["split"], CLASSIFIER.sample_size), split=metrics["split"])
     assert result["examples"] == 500
     assert abs(result["accuracy"] - metrics["sample"]["accuracy"]) <= 1.5, (result["accuracy"], metrics["sample"])
 

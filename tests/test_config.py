@@ -20,7 +20,16 @@ YAML_FILES = sorted(glob.glob(os.path.join(ZOO_CONFIGS, "*.yaml")))
 
 
 def _config(**sections):
-    return {"name": "tiny", "family": "tagger", **sections}
+    """A minimal config of the family that has every key given (the tagger unless a key is the classifier's)."""
+    from rnnzoo.models import get_family
+
+    tagger = get_family("tagger")
+    family = "tagger"
+    for section in ("architecture", "data"):
+        own = {f.name for f in dataclasses.fields(getattr(tagger, section))}
+        if any(key not in own for key in sections.get(section) or {}):
+            family = "classifier"
+    return {"name": "tiny", "family": family, **sections}
 
 
 def test_defaults_are_valid_and_round_trip():
@@ -53,8 +62,53 @@ def test_unknown_keys_suggest_the_right_one(values, message):
 
 
 def test_unknown_key_lists_valid_keys():
-    with pytest.raises(ValueError, match="Valid keys of 'data':.*train_validation_split"):
-        config_from_dict(_config(data={"xyz_totally_unrelated": 1}))
+    with pytest.raises(ValueError, match="Valid keys of 'data' for family 'tagger':.*tag_scheme"):
+        config_from_dict({"name": "x", "family": "tagger", "data": {"xyz_totally_unrelated": 1}})
+
+
+@pytest.mark.parametrize(
+    "family,section,key,value,message",
+    [
+        # A key of another family is unknown here, and the error names the family and its keys.
+        ("tagger", "architecture", "pooling", "max", r"unknown config key 'architecture\.pooling'.*for family 'tagger'"),
+        ("tagger", "data", "truncate", "tail", r"unknown config key 'data\.truncate'.*for family 'tagger'"),
+        ("classifier", "architecture", "char_encoder", "cnn", r"'architecture\.char_encoder'.*for family 'classifier'"),
+        ("classifier", "data", "tag_scheme", "iobes", r"'data\.tag_scheme'.*for family 'classifier'"),
+        # A head the family does not have fails with the family's own heads.
+        ("tagger", "architecture", "head", "binary",
+         r"'architecture\.head' must be one of \['crf', 'softmax'\] for family 'tagger', got 'binary'"),
+        ("classifier", "architecture", "head", "crf",
+         r"'architecture\.head' must be one of \[None, 'binary', 'multiclass', 'multilabel'\] for family 'classifier'"),
+        ("tagger", "data", "reader", "csv", r"'data\.reader' must be one of \['conll'\] for family 'tagger'"),
+    ],
+)
+def test_each_family_validates_its_own_keys(family, section, key, value, message):
+    with pytest.raises(ValueError, match=message):
+        config_from_dict({"name": "x", "family": family, section: {key: value}, "data": {"train": "t", **(
+            {key: value} if section == "data" else {})}})
+
+
+def test_family_sections_are_the_familys_classes():
+    from rnnzoo.models import get_family
+
+    for name in ("tagger", "classifier"):
+        config = config_from_dict({"name": "x", "family": name, "data": {"train": "t"}})
+        family = get_family(name)
+        assert type(config.architecture) is family.architecture and type(config.data) is family.data
+    assert config_from_dict({"name": "x", "family": "classifier", "data": {"train": "t"}}).architecture.head is None
+
+
+def test_artifacts_of_the_flat_schema_still_load():
+    """Saved config.yaml files of the one flat schema hold every family's keys at their defaults."""
+    flat = {"name": "x", "family": "tagger", "architecture": {"pooling": "last", "dense_units": 0, "head": "crf"},
+            "data": {"train": "t", "truncate": "head", "train_validation_split": 0.0, "text_column": None}}
+    assert config_from_dict(flat, legacy=True).architecture.head == "crf"
+    with pytest.raises(ValueError, match="pooling"):
+        config_from_dict(flat)  # a user's YAML gets no such leniency
+    classifier = {**flat, "family": "classifier", "architecture": {"head": "crf", "char_units": 50}}
+    assert config_from_dict(classifier, legacy=True).architecture.head is None  # the flat default "crf" meant "auto"
+    with pytest.raises(ValueError, match="pooling"):  # a non-default value of another family's key still fails
+        config_from_dict({**flat, "architecture": {"pooling": "max"}}, legacy=True)
 
 
 # --------------------------------------------------------------------------- types, choices, ranges

@@ -15,7 +15,9 @@ from test_classifier import LABELS, TEXTS, tiny_classifier  # noqa: E402
 
 from rnnzoo.config import load_config  # noqa: E402
 from rnnzoo.models.compiled import padded_shape, tf_pad_batch  # noqa: E402
-from rnnzoo.models.tagger import family as tagger_family  # noqa: E402
+from rnnzoo.models import get_family  # noqa: E402
+
+tagger_family = get_family("tagger")
 
 
 def test_tf_pad_batch_pads_rows_and_time_to_padded_shape():
@@ -60,7 +62,8 @@ import keras
 from conftest import TINY_SENTENCES
 from test_classifier import LABELS, TEXTS, tiny_classifier
 from rnnzoo.config import load_config
-from rnnzoo.models.tagger import family as tagger_family
+from rnnzoo.models import get_family
+tagger_family = get_family("tagger")
 
 clf = tiny_classifier()
 texts = TEXTS + [" ".join(["good"] * n) for n in range(1, 12)]

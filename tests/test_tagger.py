@@ -220,7 +220,9 @@ def test_frozen_word_embeddings_stay_fixed_and_survive_saving(tiny_tagger_config
 
 
 def test_train_may_list_several_files(tiny_tagger_config, tiny_conll_dir):
-    from rnnzoo.models.tagger import family
+    from rnnzoo.models import get_family
+
+    family = get_family("tagger")
     from rnnzoo.zoo import resolve_config
 
     one = family.load_data(resolve_config(tiny_tagger_config))

@@ -31,3 +31,21 @@ def split_files(names):
     if not names:
         return []
     return [names] if isinstance(names, str) else list(names)
+
+
+def read_splits(data_config, read):
+    """`{"train": (xs, ys), "validation": ..., "test": ...}` for the splits a data config names.
+
+    `read(path)` returns one file's `(xs, ys)` lists; a split listing several
+    files gets them concatenated in order. Splits naming no file are absent.
+    """
+    splits = {}
+    for split in ("train", "validation", "test"):
+        for name in split_files(getattr(data_config, split)):
+            xs, ys = read(dataset_path(data_config.root, name))
+            previous = splits.setdefault(split, ([], []))
+            previous[0].extend(xs)
+            previous[1].extend(ys)
+    if "train" not in splits:
+        raise ValueError("data.train must name the training file.")
+    return splits

@@ -1,19 +1,70 @@
-"""Model families. Each family module exposes the hooks `rnnzoo.train` uses:
-`load_data`, `build`, `train_dataset`, `validation_callbacks`, `evaluate`, `PRIMARY_METRIC`.
+"""Model families, found by themselves: every package under `rnnzoo/models/` that registers a `Family`.
+
+`get_family(name)` and `families()` import each family package's `family.py`
+(light: no TensorFlow, no Keras); the task classes load on first use
+(`Family.task_class`). See `rnnzoo.models.registry` for the protocol and
+docs/adding_a_family.md for the recipe.
+
+Example:
+>>> from rnnzoo.models import get_family
+>>> get_family("tagger").primary_metric
+('f1', 'max')
 """
 
 import importlib
+import os
+import pkgutil
 
-FAMILY_MODULES = {
-    "tagger": "rnnzoo.models.tagger.family",
-    "classifier": "rnnzoo.models.classifier.family",
-}
+from rnnzoo.models.registry import Family, register_family, registered
+
+_discovered = False
+
+
+def _discover():
+    """Import `rnnzoo.models.<package>.family` for every sub-package (once)."""
+    global _discovered
+    if _discovered:
+        return
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.ispkg and os.path.exists(os.path.join(info.module_finder.path, info.name, "family.py")):
+            importlib.import_module(f"{__name__}.{info.name}.family")
+    _discovered = True
+
+
+def families():
+    """`{name: Family}` of every family (the package's own and any registered since)."""
+    _discover()
+    return registered()
+
+
+def family_names():
+    """The family names, sorted."""
+    return sorted(families())
 
 
 def get_family(name):
-    """The family module for `name` (imported lazily: families need TensorFlow)."""
-    if name not in FAMILY_MODULES:
-        raise ValueError(
-            f"family {name!r} has no implementation yet; implemented: {', '.join(FAMILY_MODULES)}."
-        )
-    return importlib.import_module(FAMILY_MODULES[name])
+    """The registered `Family` called `name`; a `ValueError` listing the families otherwise."""
+    found = families()
+    if name not in found:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(found), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown family {name!r}.{hint} Families: {', '.join(sorted(found))}.")
+    return found[name]
+
+
+def family_of(task):
+    """The `Family` whose task class `task` is (or subclasses); a `ValueError` for a foreign model."""
+    for family in families().values():
+        if isinstance(task, family.task_class()):
+            return family
+    raise ValueError(f"{type(task).__name__} is not the task of any rnnzoo family ({', '.join(family_names())}).")
+
+
+def import_all_tasks():
+    """Import every family's task class (registers their Keras-serializable classes for `load_model`)."""
+    return [family.task_class() for family in families().values()]
+
+
+__all__ = ["Family", "families", "family_names", "family_of", "get_family", "import_all_tasks", "register_family"]

@@ -155,7 +155,7 @@ def train(
             task = family.build(config, data)
 
     static = kind == "tpu"
-    max_length = config.data.train_max_length or config.data.max_length or 128
+    max_length = getattr(config.data, "train_max_length", None) or config.data.max_length or 128
 
     def dataset_fn(epoch=0):
         dataset = family.train_dataset(task, data, run_config)
@@ -177,7 +177,12 @@ def train(
         if loop == "custom":
             optimizer.build(task.trainable_variables)
 
-    all_callbacks = list(family.validation_callbacks(task, data, config))
+    all_callbacks = []
+    if "validation" in data:
+        from rnnzoo.training.callbacks import ValidationScore
+
+        metric = family.primary_metric[0]
+        all_callbacks.append(ValidationScore(lambda model: family.validation_score(model, data), name=f"val_{metric}"))
     es = t.early_stopping
     if es is not None:
         from rnnzoo.training.callbacks import EarlyStopping

@@ -185,7 +185,7 @@ def tune(
             "tuning needs a validation split to score trials on: set data.validation "
             "(or data.train_validation_split for families that support it)."
         )
-    metric, direction = family.PRIMARY_METRIC
+    metric, direction = family.primary_metric
     objective = kt.Objective(f"val_{metric}", direction=direction)
     if isinstance(strategy, str):
         strategy, _ = distribute.resolve_strategy(strategy, verbose=True)

@@ -617,8 +617,8 @@ def build_classifier(word_vocabulary, labels, architecture, embeddings=None, max
         max_length: tokens kept per text; `truncate`: which ones.
 
     Example:
-    >>> from rnnzoo.config import ArchitectureConfig
-    >>> a = ArchitectureConfig(cell="gru", units=8, embedding_dim=8, head="binary", pooling="max")
+    >>> from rnnzoo.models.classifier.family import ClassifierArchitecture
+    >>> a = ClassifierArchitecture(cell="gru", units=8, embedding_dim=8, head="binary", pooling="max")
     >>> clf = build_classifier(["good", "bad"], ["negative", "positive"], a)
     >>> sorted(clf.predict(["good"])[0])
     ['label', 'score']

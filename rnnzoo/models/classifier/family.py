@@ -12,8 +12,12 @@ import collections
 import csv
 import gzip
 import random
+from dataclasses import dataclass
+from typing import Optional
 
-from rnnzoo.models import hooks
+from rnnzoo.data.paths import read_splits
+from rnnzoo.models.registry import Family, register_family
+from rnnzoo.schema import DataConfig, RecurrentArchitecture, option
 
 READERS = {"csv": ",", "tsv": "\t"}
 TEXT_COLUMNS = ("text", "sentence", "review")
@@ -75,7 +79,7 @@ def load_data(config):
         texts, raw = read_table(path, d.reader, d.text_column, d.label_column)
         return texts, _name_labels(raw, d.labels, multilabel)
 
-    splits = hooks.read_splits(d, read)
+    splits = read_splits(d, read)
     if "validation" not in splits and d.train_validation_split > 0:
         texts, labels = splits["train"]
         if d.train_validation_unit == "sentence":
@@ -203,58 +207,6 @@ def label_names(config, labels):
     return sorted(set(labels))
 
 
-def build(config, data):
-    """An untrained classifier for `config`, its vocabulary taken from `data["train"]`."""
-    from rnnzoo.models.classifier.classifier import build_classifier
-
-    texts, labels = data["train"]
-    words, matrix, coverage = build_vocabulary(config, texts)
-    if coverage is not None:
-        print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
-    return build_classifier(
-        words,
-        label_names(config, labels),
-        config.architecture,
-        embeddings=matrix,
-        max_length=config.data.max_length or 400,
-        truncate=config.data.truncate,
-    )
-
-
-def train_dataset(task, data, config):
-    """The training split through the classifier's pipeline, cut to `data.train_max_length` tokens if set."""
-    x, y = data["train"]
-    return task.make_dataset(
-        x, y, batch_size=config.training.batch_size, training=True, max_length=config.data.train_max_length
-    )
-
-
-def validation_callbacks(task, data, config):
-    """Accuracy on the validation split after each epoch, logged as `val_accuracy`."""
-    return hooks.validation_callbacks(data, "accuracy")
-
-
-def sample(texts, labels, limit, seed=SAMPLE_SEED):
-    """A fixed random sample of `limit` examples (files are often sorted by label, so not the first ones)."""
-    if limit is None or limit >= len(texts):
-        return texts, labels
-    chosen = sorted(random.Random(seed).sample(range(len(texts)), limit))
-    return [texts[i] for i in chosen], [labels[i] for i in chosen]
-
-
-def evaluate(task, data, split="test", limit=None):
-    """Accuracy (percent), per-label scores and the example count on a split.
-
-    Args:
-        limit: score a fixed random sample (seed `SAMPLE_SEED`) of this many
-            examples instead of the whole split.
-    """
-    if split not in data:
-        raise ValueError(f"no {split!r} split in the data; available: {sorted(data)}.")
-    x, y = sample(*data[split], limit)
-    return task.score(x, y)
-
-
 def bow_baseline(data, split="test", max_features=50_000):
     """Accuracy (percent) of a bag-of-words logistic regression trained on `data["train"]`.
 
@@ -273,13 +225,8 @@ def bow_baseline(data, split="test", max_features=50_000):
     return round(100.0 * sum(p == g for p, g in zip(predicted, test_y)) / len(test_y), 2)
 
 
-def model_card_extra(config, record):
+def model_card_extra(config, record, others=()):
     """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline."""
-    import json
-    import os
-
-    from rnnzoo.zoo import models_dir
-
     lines = []
     if record.get("per_label"):
         lines += ["## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -287,14 +234,9 @@ def model_card_extra(config, record):
             lines.append(f"| {name} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |")
         lines.append("")
     rows = []
-    for name in sorted(os.listdir(models_dir()) if os.path.isdir(models_dir()) else []):
-        path = os.path.join(models_dir(), name, "metrics.json")
-        if name == config.name or not os.path.exists(path):
-            continue
-        with open(path) as f:
-            other = json.load(f)
+    for other in others:
         if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file"):
-            rows.append((name, other.get("accuracy")))
+            rows.append((other.get("model"), other.get("accuracy")))
     rows.append((f"**{config.name}** (this model)", record.get("accuracy")))
     baseline = None
     if config.architecture.head != "multilabel":
@@ -318,7 +260,81 @@ def model_card_extra(config, record):
     return "\n".join(lines) + "\n"
 
 
-#: What `evaluate` reports as the headline number, and its direction.
-PRIMARY_METRIC = ("accuracy", "max")
-#: `rnnzoo evaluate` also records the accuracy on this fixed sample of the split; CI re-checks it.
-SAMPLE_SIZE = 500
+@dataclass
+class ClassifierArchitecture(RecurrentArchitecture):
+    """The classifier's `architecture:` section: the shared recurrent keys plus pooling and head."""
+
+    # null: "binary" for two labels, "multiclass" otherwise.
+    head: Optional[str] = option(None, choices=(None, "binary", "multiclass", "multilabel"))
+    pooling: str = option("last", choices=("last", "max", "mean", "max_mean"))
+    dense_units: int = option(0, check="non_negative")
+
+
+@dataclass
+class ClassifierData(DataConfig):
+    """The classifier's `data:` section (see the module docstring for the file format)."""
+
+    reader: str = option("csv", choices=tuple(READERS))
+    # CSV/TSV columns (None = auto: "text"/"sentence"/"review" and "label")
+    text_column: Optional[str] = None
+    label_column: Optional[str] = None
+    truncate: str = option("head", choices=("head", "tail", "head_tail"))  # which tokens a long text keeps
+    # Tokens per text in training batches (a speed setting; the model reads up to max_length at
+    # inference). null: max_length.
+    train_max_length: Optional[int] = option(None, check="positive")
+    # Without data.validation, this part of the training rows is held out for validation.
+    train_validation_split: float = option(0.0, check="fraction")
+    # What train_validation_split holds out. row: a random part of the rows. sentence: for sentence +
+    # phrase corpora (GLUE SST-2), a part of the whole texts (rows inside no other row), and the rows
+    # found only inside them leave training too, so validation scores unseen sentences.
+    train_validation_unit: str = option("row", choices=("row", "sentence"))
+
+
+@register_family
+class ClassifierFamily(Family):
+    """Many-to-one text classification: CSV/TSV files in, accuracy and per-label scores out."""
+
+    name = "classifier"
+    task = "rnnzoo.models.classifier.classifier:TextClassifier"
+    preprocessor = "rnnzoo.models.classifier.preprocessor:ClassifierPreprocessor"
+    architecture = ClassifierArchitecture
+    data = ClassifierData
+    primary_metric = ("accuracy", "max")
+    sample_size = 500
+    description = "text classifier: text -> label (binary, multiclass or multilabel)"
+
+    def load_data(self, config):
+        return load_data(config)
+
+    def build(self, config, data):
+        """An untrained classifier for `config`, its vocabulary taken from `data["train"]`."""
+        from rnnzoo.models.classifier.classifier import build_classifier
+
+        texts, labels = data["train"]
+        words, matrix, coverage = build_vocabulary(config, texts)
+        if coverage is not None:
+            print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
+        return build_classifier(
+            words,
+            label_names(config, labels),
+            config.architecture,
+            embeddings=matrix,
+            max_length=config.data.max_length or 400,
+            truncate=config.data.truncate,
+        )
+
+    def train_dataset(self, task, data, config):
+        """The training split through the classifier's pipeline, cut to `data.train_max_length` tokens if set."""
+        x, y = data["train"]
+        return task.make_dataset(
+            x, y, batch_size=config.training.batch_size, training=True, max_length=config.data.train_max_length
+        )
+
+    def format_prediction(self, result):
+        """`label<TAB>score`; a multilabel result (a list) as JSON."""
+        if isinstance(result, dict):
+            return f"{result['label']}\t{result['score']:.4f}"
+        return super().format_prediction(result)
+
+    def model_card_extra(self, config, record, others):
+        return model_card_extra(config, record, others)

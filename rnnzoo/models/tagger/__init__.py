@@ -1,7 +1,24 @@
-"""The BiLSTM(-CRF) named-entity tagger family."""
+"""The BiLSTM(-CRF) named-entity tagger family (declared in `family.py`).
 
-from rnnzoo.models.tagger.backbone import CharEncoder, TaggerBackbone
-from rnnzoo.models.tagger.spans import bio_to_spans
-from rnnzoo.models.tagger.tagger import BidirectionalTagger, build_tagger
+The Keras classes load on first use, so finding the family costs no Keras import.
+"""
 
-__all__ = ["BidirectionalTagger", "CharEncoder", "TaggerBackbone", "bio_to_spans", "build_tagger"]
+import importlib
+
+_PUBLIC = {
+    "BidirectionalTagger": "rnnzoo.models.tagger.tagger",
+    "build_tagger": "rnnzoo.models.tagger.tagger",
+    "CharEncoder": "rnnzoo.models.tagger.backbone",
+    "TaggerBackbone": "rnnzoo.models.tagger.backbone",
+    "TaggerPreprocessor": "rnnzoo.models.tagger.preprocessor",
+    "bio_to_spans": "rnnzoo.models.tagger.spans",
+}
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_PUBLIC)

@@ -1,20 +1,119 @@
-"""The tagger family's hooks for the one training entry point (`rnnzoo.train`)."""
+"""The tagger family: its declaration, config sections and training hooks.
+
+Data: CoNLL column files (`reader: conll`; `rnnzoo.data.conll`).
+"""
 
 import collections
+from dataclasses import dataclass
+from typing import Optional
 
 from rnnzoo.data.conll import read_conll
-from rnnzoo.data.paths import split_files
-from rnnzoo.models import hooks
+from rnnzoo.data.paths import read_splits, split_files
+from rnnzoo.models.registry import Family, register_family
+from rnnzoo.schema import DataConfig, RecurrentArchitecture, option
 
 NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 
 
-def load_data(config):
-    """`{"train": (token_lists, tag_lists), "validation": ..., "test": ...}` from the config's files."""
-    d = config.data
-    if d.reader != "conll":
-        raise ValueError(f"the tagger family reads 'conll' data, got reader {d.reader!r}.")
-    return hooks.read_splits(d, read_conll)
+@dataclass
+class TaggerArchitecture(RecurrentArchitecture):
+    """The tagger's `architecture:` section: the shared recurrent keys plus the character encoder and head."""
+
+    head: str = option("crf", choices=("crf", "softmax"))
+    word_dropout: float = option(0.0, check="fraction")  # training-time probability of reading a word as OOV
+    char_encoder: Optional[str] = option("cnn", choices=("cnn", "bilstm", None))
+    char_embedding_dim: int = option(25, check="positive")
+    char_units: int = option(50, check="positive")
+    max_chars: int = option(20, check="positive")
+
+
+@dataclass
+class TaggerData(DataConfig):
+    """The tagger's `data:` section."""
+
+    reader: str = option("conll", choices=("conll",))
+    tag_scheme: str = option("bio", choices=("bio", "iobes"))  # what the head predicts; data and outputs stay BIO
+
+
+@register_family
+class TaggerFamily(Family):
+    """Sequence tagging (named entities): CoNLL files in, entity-level F1 (seqeval) out."""
+
+    name = "tagger"
+    task = "rnnzoo.models.tagger.tagger:BidirectionalTagger"
+    preprocessor = "rnnzoo.models.tagger.preprocessor:TaggerPreprocessor"
+    architecture = TaggerArchitecture
+    data = TaggerData
+    primary_metric = ("f1", "max")
+    sample_size = 300
+    description = "sequence tagger (NER): tokens -> BIO tags and entity spans"
+
+    def load_data(self, config):
+        """`{"train": (token_lists, tag_lists), "validation": ..., "test": ...}` from the config's files."""
+        return read_splits(config.data, read_conll)
+
+    def build(self, config, data):
+        """An untrained tagger for `config`, its vocabularies taken from `data`."""
+        from rnnzoo.models.tagger.tagger import build_tagger
+
+        train_sentences, train_tags = data["train"]
+        labels = config.data.labels or _labels_in(train_tags)
+        extra = [s for split in ("validation", "test") if split in data for s in data[split][0]]
+        words, chars, matrix, coverage = build_vocabularies(config, train_sentences, extra)
+        if coverage is not None:
+            print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
+        return build_tagger(
+            words, chars, labels, config.architecture, embeddings=matrix, tag_scheme=config.data.tag_scheme
+        )
+
+    def evaluate(self, task, data, split="test", limit=None):
+        """Entity-level scores on a split (optionally its first `limit` sentences)."""
+        x, y = data[split]
+        if limit is not None:
+            x, y = x[:limit], y[:limit]
+        return task.score(x, y)
+
+    def format_prediction(self, result):
+        """`token/TAG` pairs, then the entities: how `rnnzoo predict` prints a tagged sentence."""
+        tagged = " ".join(f"{t}/{g}" for t, g in zip(result["tokens"], result["tags"]))
+        entities = ", ".join(f"{e['text']} ({e['type']}, {e['score']:.2f})" for e in result["entities"])
+        return f"{tagged}\n  entities: {entities or '-'}"
+
+    def model_card_extra(self, config, record, others):
+        """Tagger-specific model card sections: per-type scores, speed, comparison, caveats."""
+        speed = record.get("sentences", 0) / max(record.get("evaluation_seconds", 0), 1e-9)
+        rows = [(k, v["precision"], v["recall"], v["f1"], v["support"]) for k, v in sorted(record["per_type"].items())]
+        rows.append(("**micro**", record["precision"], record["recall"], record["f1"], sum(r[4] for r in rows)))
+        return "\n".join(
+            [
+                "## Per entity type",
+                "",
+                "| type | precision | recall | F1 | support |",
+                "|---|---|---|---|---|",
+                *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
+                "",
+                "## Speed",
+                "",
+                f"Tagging the {record.get('sentences')} test sentences ({record.get('tokens')} tokens) took "
+                f"{record.get('evaluation_seconds')} s during evaluation: about {speed:.0f} sentences/s "
+                f"({record.get('tokens', 0) / max(record.get('evaluation_seconds', 0), 1e-9):.0f} tokens/s), batch 32, "
+                f"{record.get('backend')} backend on a 2-core CPU. `benchmarks/bench_ner.py` compares it with the same "
+                "architecture in PyTorch on a CPU, and `benchmarks/bench_ner_gpu.py` on a GPU (Keras on JAX vs PyTorch's "
+                "cuDNN LSTM); results in `benchmarks/RESULTS.md`.",
+                "",
+                "## Context",
+                "",
+                "Published BiLSTM-CRF results on the CoNLL-2003 English test set: Lample et al. 2016 90.94 "
+                "(100d embeddings, char BiLSTM), Ma & Hovy 2016 91.21 (100d GloVe, char CNN); the keras.io NER example "
+                f"reaches about 68. This model uses the smaller GloVe 6B 50d vectors; {_training_data_note(config)}",
+                "",
+                "Tokenization of raw strings follows CoNLL conventions (punctuation split off, possessive 's "
+                "separated); entity offsets point into the original string. Words outside the vocabulary (the "
+                f"training words plus the GloVe top-{config.architecture.max_vocabulary or 0:,}) are read through the "
+                "character encoder only; "
+                "`tagger.with_vocabulary(vectors)` adds pretrained vectors for more words without retraining.",
+            ]
+        )
 
 
 def build_vocabularies(config, train_sentences, extra_sentences=()):
@@ -44,74 +143,10 @@ def build_vocabularies(config, train_sentences, extra_sentences=()):
     return words, char_vocabulary, matrix, coverage
 
 
-def build(config, data):
-    """An untrained tagger for `config`, its vocabularies taken from `data`."""
-    from rnnzoo.models.tagger.tagger import build_tagger
-
-    train_sentences, train_tags = data["train"]
-    labels = config.data.labels or _labels_in(train_tags)
-    extra = [s for split in ("validation", "test") if split in data for s in data[split][0]]
-    words, chars, matrix, coverage = build_vocabularies(config, train_sentences, extra)
-    if coverage is not None:
-        print(f"word vocabulary: {len(words)} words, {100 * coverage:.1f}% with GloVe vectors")
-    return build_tagger(words, chars, labels, config.architecture, embeddings=matrix, tag_scheme=config.data.tag_scheme)
-
-
 def _labels_in(tag_lists):
     seen = sorted({t for tags in tag_lists for t in tags})
     ordered = [t for t in NER_TAGS if t in seen]
     return (["O"] if "O" in seen and "O" not in ordered else []) + ordered + [t for t in seen if t not in ordered and t != "O"]
-
-
-train_dataset = hooks.train_dataset
-
-
-def validation_callbacks(task, data, config):
-    """Entity F1 on the validation split after each epoch, logged as `val_f1`."""
-    return hooks.validation_callbacks(data, "f1")
-
-
-def evaluate(task, data, split="test", limit=None):
-    """Entity-level scores on a split (optionally its first `limit` sentences)."""
-    x, y = data[split]
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
-    return task.score(x, y)
-
-
-#: What `evaluate` reports as the headline number, and its direction.
-PRIMARY_METRIC = ("f1", "max")
-#: Size of the fixed test sample whose score `rnnzoo evaluate` also records (re-checked by CI).
-SAMPLE_SIZE = 300
-
-
-def model_card_extra(config, record):
-    """Tagger-specific model card sections: speed, comparison, caveats."""
-    speed = record.get("sentences", 0) / max(record.get("evaluation_seconds", 0), 1e-9)
-    return "\n".join(
-        [
-            "## Speed",
-            "",
-            f"Tagging the {record.get('sentences')} test sentences ({record.get('tokens')} tokens) took "
-            f"{record.get('evaluation_seconds')} s during evaluation: about {speed:.0f} sentences/s "
-            f"({record.get('tokens', 0) / max(record.get('evaluation_seconds', 0), 1e-9):.0f} tokens/s), batch 32, "
-            f"{record.get('backend')} backend on a 2-core CPU. `benchmarks/bench_ner.py` compares it with the same "
-            "architecture in PyTorch on a CPU, and `benchmarks/bench_ner_gpu.py` on a GPU (Keras on JAX vs PyTorch's "
-            "cuDNN LSTM); results in `benchmarks/RESULTS.md`.",
-            "",
-            "## Context",
-            "",
-            "Published BiLSTM-CRF results on the CoNLL-2003 English test set: Lample et al. 2016 90.94 "
-            "(100d embeddings, char BiLSTM), Ma & Hovy 2016 91.21 (100d GloVe, char CNN); the keras.io NER example "
-            f"reaches about 68. This model uses the smaller GloVe 6B 50d vectors; {_training_data_note(config)}",
-            "",
-            "Tokenization of raw strings follows CoNLL conventions (punctuation split off, possessive 's "
-            "separated); entity offsets point into the original string. Words outside the vocabulary (the "
-            f"training words plus the GloVe top-{config.architecture.max_vocabulary or 0:,}) are read through the "
-            "character encoder only; "
-            "`tagger.with_vocabulary(vectors)` adds pretrained vectors for more words without retraining.",
-        ]
-    )
 
 
 def _training_data_note(config):
