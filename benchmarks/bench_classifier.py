@@ -42,6 +42,7 @@ def imdb_sample(n, seed=0, **overrides):
     """The bilstm_imdb config (no GloVe: speed only; `overrides` on top) and `n` random IMDB training reviews."""
     from rnnzoo import zoo
     from rnnzoo.data.paths import dataset_path
+    from rnnzoo.models import get_family
     from rnnzoo.models.classifier import family
 
     config = zoo.resolve_config(
@@ -64,13 +65,14 @@ class Pipeline:
 def ours(config, texts, labels, max_length=None, layers=None):
     import keras
 
+    from rnnzoo.models import get_family
     from rnnzoo.models.classifier import family
     from rnnzoo.training.trainer import make_optimizer
 
     if max_length:
         config.data.max_length, config.data.train_max_length = max_length, None
     keras.utils.set_random_seed(0)
-    clf = family.build(config, {"train": (texts, labels)})
+    clf = get_family("classifier").build(config, {"train": (texts, labels)})
     clf.compile(optimizer=make_optimizer(config.training))
     train_length = config.data.train_max_length or clf.preprocessor.max_length
     dataset = clf.make_dataset(

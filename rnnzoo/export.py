@@ -34,36 +34,27 @@ def write_archive(archive, filepath, verbose=True):
     return filepath
 
 
-def export_tagger(tagger, filepath, verbose=True):
-    """Export a `BidirectionalTagger` as a SavedModel.
+def export_saved_model(task, filepath, verbose=True):
+    """Write `task` as a SavedModel whose `serving_default` is `task.serving_signature()`.
 
-    `serving_default(text: tf.string [batch])` returns `tokens` and `tags`
-    (`[batch, time]` strings, "" past each sentence's end) and `lengths`
-    (`[batch]` int64). Tokenization follows `rnnzoo.text.tokenize`.
+    The one export of every family: the task says what its signature takes
+    (raw strings, or encoded image bytes) and returns (readable outputs);
+    this tracks the task and the preprocessor layers that hold its
+    vocabularies (their lookup tables must be tracked explicitly) and writes
+    the archive atomically. TensorFlow backend only.
+
+    Returns:
+        The absolute path written.
     """
-    _require_tensorflow_backend("export")
+    _require_tensorflow_backend(f"{type(task).__name__}.export")
     import keras
-    import tensorflow as tf
 
-    preprocessor = tagger.preprocessor
-    labels = tf.constant(tagger.output_tags)
-
-    def serve(text):
-        tokens = preprocessor.from_strings(text)[0]
-        lengths = tokens.row_lengths()
-        # At least one time step, so empty strings and empty batches stay valid.
-        dense = tokens.to_tensor(default_value="")
-        dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]], constant_values="")
-        features = preprocessor(dense)
-        tags, _ = tagger.decode(features, tagger(features, training=False))
-        tag_names = tf.gather(labels, tags)
-        tag_names = tf.where(tf.not_equal(dense, ""), tag_names, tf.fill(tf.shape(tag_names), ""))
-        return {"tokens": dense, "tags": tag_names, "lengths": lengths}
-
+    serve, input_signature, trackables = task.serving_signature()
     archive = keras.export.ExportArchive()
-    archive.track(tagger)
-    archive.track(preprocessor)
-    archive.add_endpoint(
-        "serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")]
-    )
+    archive.track(task)
+    for trackable in trackables:
+        if hasattr(trackable, "build") and not trackable.built:
+            trackable.build()
+        archive.track(trackable)
+    archive.add_endpoint("serving_default", serve, input_signature=input_signature)
     return write_archive(archive, filepath, verbose=verbose)

@@ -146,7 +146,7 @@ def test_small_batches_run_through_xla_with_the_same_probabilities():
 
 def test_bucketed_dataset_pads_per_batch(trained):
     texts = ["good"] * 8 + [" ".join(["bad"] * 11)] * 8
-    lengths = [x.shape[1] for x, _ in trained.make_dataset(texts, ["positive"] * 16, batch_size=4, training=True)]
+    lengths = [x.shape[1] for x, *_ in trained.make_dataset(texts, ["positive"] * 16, batch_size=4, training=True)]
     assert sorted(lengths) == [1, 1, 11, 11]
 
 
@@ -154,13 +154,13 @@ def test_training_batches_may_be_shorter_than_what_the_model_reads(trained):
     """`make_dataset(max_length=...)` / `data.train_max_length` cut training texts; inference keeps max_length."""
     long_text = " ".join(["bad"] * 11)
     batches = list(trained.make_dataset([long_text] * 4, ["negative"] * 4, batch_size=4, training=True, max_length=5))
-    assert [x.shape[1] for x, _ in batches] == [5]
+    assert [x.shape[1] for x, *_ in batches] == [5]
     assert trained.preprocessor.max_length == 12
     assert [x.shape[1] for x in trained.make_dataset([long_text], batch_size=4)] == [11]
     config = tiny_config()
     config.data.train_max_length = 3
     data = {"train": ([long_text] * 8, ["negative"] * 8)}
-    assert {x.shape[1] for x, _ in CLASSIFIER.train_dataset(trained, data, config)} == {3}
+    assert {x.shape[1] for x, *_ in CLASSIFIER.train_dataset(trained, data, config)} == {3}
 
 
 def test_bad_inputs(trained):

@@ -24,13 +24,16 @@ def test_tf_pad_batch_pads_rows_and_time_to_padded_shape():
     ids = tf.ones([3, 17], "int32")
     chars = tf.ones([3, 17, 5], "int32")
     labels = tf.ones([3], "int32")
-    (padded_ids, padded_chars), padded_labels = tf_pad_batch(((ids, chars), labels), 8)
+    (padded_ids, padded_chars), padded_labels = tf_pad_batch(((ids, chars), labels), 8, ((1, 1), None))
     assert padded_ids.shape == (8, padded_shape(8, 17)[1]) == (8, 24)
     assert padded_chars.shape == (8, 24, 5)
     assert padded_labels.shape == (8,)
     # Zeros only where padding was added; the original block is untouched.
     assert int(tf.reduce_sum(padded_ids)) == 3 * 17 and int(tf.reduce_sum(padded_chars)) == 3 * 17 * 5
-    assert tf_pad_batch(tf.ones([2, 300]), 4).shape == (4, 320)  # coarse steps beyond 128
+    assert tf_pad_batch(tf.ones([2, 300]), 4, 1).shape == (4, 320)  # coarse steps beyond 128
+    # Only the declared time axes are padded: multi-hot labels (batch, num_labels) keep their width.
+    multi_hot = tf_pad_batch((tf.ones([3, 17], "int32"), tf.ones([3, 5])), 4, (1, None))[1]
+    assert multi_hot.shape == (4, 5)
 
 
 def _loss(task, batch, **kwargs):
@@ -44,7 +47,7 @@ def test_tagger_loss_ignores_padded_rows_and_steps(tiny_tagger_config, head):
     sentences, tags = [s for s, _ in TINY_SENTENCES], [t for _, t in TINY_SENTENCES]
     task = tagger_family.build(load_config(config), {"train": (sentences, tags)})
     batch = next(iter(task.make_dataset(sentences, tags, batch_size=4)))
-    padded = tf_pad_batch(batch, 16)
+    padded = tf_pad_batch(batch, 16, task.time_axes())
     assert padded[0]["token_ids"].shape[0] == 16
     np.testing.assert_allclose(_loss(task, padded), _loss(task, batch), rtol=1e-5)
 
@@ -52,7 +55,7 @@ def test_tagger_loss_ignores_padded_rows_and_steps(tiny_tagger_config, head):
 def test_classifier_loss_ignores_padded_rows_and_steps():
     clf = tiny_classifier()
     batch = next(iter(clf.make_dataset(TEXTS, LABELS, batch_size=4)))
-    padded = tf_pad_batch(batch, 16)
+    padded = tf_pad_batch(batch, 16, clf.time_axes())
     assert padded[0].shape[0] == 16
     np.testing.assert_allclose(_loss(clf, padded), _loss(clf, batch), rtol=1e-5)
 

@@ -50,10 +50,31 @@ def check_positive_int(value, name, meaning):
 
 
 class Task(keras.Model):
-    """Base class of the families' tasks. Subclasses implement `make_dataset`."""
+    """Base of the families' tasks: a functional `keras.Model` (backbone + head) that also takes raw inputs.
+
+    The contract every family implements (the CLI, `rnnzoo evaluate`, the
+    artifact writer and the export rely on it):
+
+    - `predict(x)`: raw inputs -> readable results (vectorized inputs go to Keras);
+    - `score(x, y)`: the family's metrics on labelled raw data (`rnnzoo.metrics`);
+    - `vocabularies()`: `{name: list of str}` written beside the weights;
+    - `serving_signature()`: what the exported SavedModel serves (`export`);
+    - `with_labels(labels)`: the same backbone with a head for a new label set
+      (families with labels);
+    - the raw-data pipeline hooks behind the one `make_dataset`:
+      `examples`, `example_length`, `example_padding`, `batch_inputs`,
+      `time_axes` and `bucket_boundaries`.
+
+    `fit`, `evaluate` and `make_dataset` are written here once: raw data goes
+    through the family's hooks inside `tf.data` (shuffling, length buckets,
+    JAX padding to a few shapes); already vectorized data passes straight to
+    Keras.
+    """
 
     #: Default batch size of the raw-input pipelines.
     default_batch_size = 32
+    #: `make_dataset` caches the examples (`examples` output) when training: worth it when they are vectorized ids.
+    cache_examples = False
 
     def _is_raw(self, x):
         """True when `x` holds raw text (or a CoNLL path) the preprocessor must vectorize."""
@@ -79,8 +100,107 @@ class Task(keras.Model):
                 return getattr(first, "dtype", None) == tf.string
         return False
 
-    def make_dataset(self, x, y=None, batch_size=None, training=False):  # pragma: no cover
+    # ------------------------------------------------------------- the raw-data pipeline
+    def make_dataset(self, x, y=None, batch_size=None, training=False, **options):
+        """Raw data -> a vectorized `tf.data.Dataset` of `(inputs, targets[, sample_weight])` batches.
+
+        The family's `examples` reads `x`/`y` into a dataset of single
+        examples. Training shuffles them and groups them into batches of
+        similar length (`bucket_boundaries`, `example_length`), so a batch is
+        padded to its own longest example; evaluation batches them in order.
+        `batch_inputs` then turns each batch into the model's tensors. On JAX,
+        batches are padded to `batch_size` rows and a few time lengths
+        (`time_axes`), so the jitted step compiles a few programs, not one per
+        shape.
+
+        Args:
+            x, y: raw data, as the family's `examples` reads it.
+            batch_size: examples per batch (default `default_batch_size`).
+            training: shuffle and bucket by length.
+            **options: passed to `examples` (e.g. the classifier's `max_length`).
+        """
+        import tensorflow as tf
+
+        batch_size = self._batch_size(batch_size)
+        dataset, count = self.examples(x, y, **options)
+        if training:
+            if self.cache_examples:
+                dataset = dataset.cache()
+            dataset = dataset.shuffle(count or 10_000, reshuffle_each_iteration=True)
+            boundaries = list(self.bucket_boundaries(**options))
+            dataset = dataset.bucket_by_sequence_length(
+                self.example_length,
+                bucket_boundaries=boundaries,
+                bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+                padding_values=self.example_padding(),
+            )
+        else:
+            dataset = dataset.padded_batch(batch_size, padding_values=self.example_padding())
+        dataset = dataset.map(self.batch_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+        if keras.backend.backend() == "jax":
+            from rnnzoo.models.compiled import tf_pad_batch
+
+            def pad(*batch):
+                return tf_pad_batch(batch, batch_size, self.time_axes(labelled=len(batch) > 1))
+
+            dataset = dataset.map(pad)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def examples(self, x, y=None, **options):  # pragma: no cover
+        """Raw `x`/`y` -> `(tf.data.Dataset of single examples, count or None)`, checked."""
+        raise NotImplementedError(f"{type(self).__name__} does not read raw data")
+
+    def example_length(self, *example):  # pragma: no cover
+        """An example's length (a scalar int32 tensor) for bucketing."""
         raise NotImplementedError
+
+    def bucket_boundaries(self, **options):
+        """Length-bucket edges of training batches."""
+        return (8, 16, 24, 32, 48, 64, 128)
+
+    def example_padding(self):
+        """`padding_values` of `padded_batch` for an example (None: zeros / empty strings)."""
+        return None
+
+    def batch_inputs(self, *batch):
+        """A padded batch of examples -> `(inputs, targets[, sample_weight])` (default: as it is)."""
+        return batch
+
+    def time_axes(self, labelled=True):
+        """The time axis of each tensor `batch_inputs` returns (a structure like it: an int, or None for none)."""
+        raise NotImplementedError(f"{type(self).__name__} does not declare its time axes")
+
+    # ------------------------------------------------------------- the contract
+    def score(self, x, y=None, batch_size=None):  # pragma: no cover
+        """The family's metrics (`rnnzoo.metrics`) on labelled raw data."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement score")
+
+    def vocabularies(self):
+        """`{name: list of str}`: readable copies of the vocabularies, written beside the weights."""
+        return self.preprocessor.vocabularies()
+
+    def with_labels(self, labels):  # pragma: no cover
+        """The same backbone with a fresh head for `labels` (families with labels)."""
+        raise NotImplementedError(f"{type(self).__name__} has no label set to change")
+
+    def serving_signature(self):  # pragma: no cover
+        """`(serve, input_signature, trackables)`: the exported `serving_default` (see `export`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no serving signature")
+
+    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
+        """Write a TensorFlow SavedModel whose `serving_default` takes raw inputs (`serving_signature`).
+
+        Written atomically; load it with `tf.saved_model.load(filepath)` or
+        serve it with TF Serving. TensorFlow backend only.
+
+        Returns:
+            The absolute path written.
+        """
+        if format != "tf_saved_model":
+            raise ValueError(f"{type(self).__name__}.export writes format='tf_saved_model' only, got {format!r}.")
+        from rnnzoo.export import export_saved_model
+
+        return export_saved_model(self, filepath, verbose=verbose)
 
     # ------------------------------------------------------------- input checks
     #: What `predict` reads, for error messages (the families say it in their own words).

@@ -5,7 +5,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
-from rnnzoo.models.compiled import BackgroundCompiles, jax_function, pad_inputs, padded_shape, tf_pad_batch
+from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.task import (
     InputError,
     Task,
@@ -180,31 +180,22 @@ class TextClassifier(Task):
             )
         return encoded
 
-    def make_dataset(self, x, y=None, batch_size=None, training=False, max_length=None):
-        """Raw texts (+ label names) -> a length-bucketed, vectorized `tf.data.Dataset`.
+    cache_examples = True  # examples are token ids: tokenize once, not every epoch
 
-        Texts are tokenized and truncated to the preprocessor's `max_length`
-        once (and cached when `training`), then shuffled and grouped into
-        batches of similar length, so a batch is padded only to its own
-        longest text instead of the longest text of the corpus.
+    def examples(self, x, y=None, max_length=None):
+        """Raw texts (+ label names) -> a dataset of single `(token_ids, label)` examples and its size.
 
-        Args:
-            x: a list of str, or a `tf.data.Dataset` of `(text, label_id)`
-                pairs (a scalar string and an int id / multi-hot vector).
-            y: label names (for multilabel: a list of label-name lists); None
-                gives a dataset of features only, in input order.
-            batch_size: texts per batch (default 32).
-            training: shuffle and cache.
-            max_length: keep at most this many tokens per text (fewer than the
-                preprocessor's, e.g. to train faster on long reviews: the
-                model still reads up to its own `max_length` at inference).
-
-        Returns:
-            A dataset of `(token_ids, label_ids)` (or `token_ids` alone).
+        `make_dataset` (see `Task.make_dataset`) reads: a list of str with
+        label names `y` (for multilabel: a list of label-name lists; None
+        gives features only, in input order), or a `tf.data.Dataset` of
+        `(text, label_id)` pairs (a scalar string and an int id / multi-hot
+        vector). Texts are tokenized and truncated once, in blocks (string
+        ops cost per call); `max_length` keeps fewer tokens than the
+        preprocessor (e.g. to train faster on long reviews: the model still
+        reads up to its own `max_length` at inference).
         """
         import tensorflow as tf
 
-        batch_size = self._batch_size(batch_size)
         if max_length is not None:
             check_max_length(max_length)
         if isinstance(x, tf.data.Dataset):
@@ -218,10 +209,7 @@ class TextClassifier(Task):
                 dataset = tf.data.Dataset.from_tensor_slices(texts)
             else:
                 dataset = tf.data.Dataset.from_tensor_slices((texts, self.encode_labels(y, count)))
-        preprocessor = self.preprocessor
-        if max_length and max_length < preprocessor.max_length:
-            preprocessor = preprocessor.truncated(max_length)
-        labelled = isinstance(dataset.element_spec, tuple)
+        preprocessor = self._truncated(max_length)
 
         def vectorize(texts, labels=None):
             ids = preprocessor(texts)
@@ -231,36 +219,39 @@ class TextClassifier(Task):
         def unpad(ids, length, labels=None):
             return ids[:length] if labels is None else (ids[:length], labels)
 
-        # Vectorize in large blocks (string ops are costly per call), then back to one text per element.
         dataset = (
             dataset.batch(512)
             .map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
             .unbatch()
             .map(unpad, num_parallel_calls=tf.data.AUTOTUNE)
         )
-        if not training:
-            return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        dataset = dataset.cache()
-        if count is not None:
-            dataset = dataset.shuffle(count, reshuffle_each_iteration=True)
-        else:
-            dataset = dataset.shuffle(10_000, reshuffle_each_iteration=True)
-        boundaries = [b for b in BUCKET_BOUNDARIES if b < preprocessor.max_length]
-        length = (lambda ids, labels: tf.shape(ids)[0]) if labelled else (lambda ids: tf.shape(ids)[0])
-        dataset = dataset.bucket_by_sequence_length(
-            length,
-            bucket_boundaries=[b + 1 for b in boundaries],
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        )
-        if labelled and keras.backend.backend() == "jax":
-            # A jitted step compiles once per batch shape: pad to a few. Empty rows carry no
-            # loss, and a sample weight of 0 keeps them out of any compiled metric.
-            def pad(ids, labels):
-                ids, labels = tf_pad_batch((ids, labels), batch_size)
-                return ids, labels, tf.cast(tf.reduce_any(tf.not_equal(ids, 0), axis=1), "float32")
+        return dataset, count
 
-            dataset = dataset.map(pad)
-        return dataset.prefetch(tf.data.AUTOTUNE)
+    def _truncated(self, max_length):
+        if max_length and max_length < self.preprocessor.max_length:
+            return self.preprocessor.truncated(max_length)
+        return self.preprocessor
+
+    def example_length(self, ids, labels=None):
+        import tensorflow as tf
+
+        return tf.shape(ids)[0]
+
+    def bucket_boundaries(self, max_length=None):
+        """`BUCKET_BOUNDARIES` below the tokens read (a bucket holds lengths up to its edge)."""
+        limit = self._truncated(max_length).max_length
+        return [b + 1 for b in BUCKET_BOUNDARIES if b < limit]
+
+    def batch_inputs(self, ids, labels=None):
+        """`(token_ids, labels, weight)`; the weight is 0 for all-padding rows (a JAX-padded batch's filler)."""
+        import tensorflow as tf
+
+        if labels is None:
+            return ids
+        return ids, labels, tf.cast(tf.reduce_any(tf.not_equal(ids, 0), axis=1), "float32")
+
+    def time_axes(self, labelled=True):
+        return (1, None, None) if labelled else (1,)
 
     # ------------------------------------------------------------- predict
     def predict_proba(self, x, batch_size=None, max_length=None):
@@ -328,69 +319,33 @@ class TextClassifier(Task):
     def proba_from_ids(self, rows, batch_size=None):
         """`token_ids` rows -> `(len(rows), num_labels)` probabilities: sorted by length, batched, compiled."""
         batch_size = self._batch_size(batch_size)
-        order = np.argsort([len(r) for r in rows], kind="stable")
         out = np.zeros((len(rows), len(self.labels)), "float32")
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
+        for chosen in length_sorted_batches([len(r) for r in rows], batch_size):
             longest = max(len(rows[i]) for i in chosen)
             batch = np.zeros((len(chosen), longest), "int32")
             for row, i in enumerate(chosen):
                 batch[row, : len(rows[i])] = rows[i]
-            out[chosen] = np.asarray(self._probabilities_fn()(batch))
+            out[chosen] = self._probabilities_fn()(batch)["probabilities"]
         return out
 
     def _probabilities_fn(self):
-        """A compiled ids -> probabilities function for any batch shape.
+        """ids -> `{"probabilities"}`: a `CompiledCall` (TF graph + XLA for small batches, JAX jit, torch eager).
 
-        TensorFlow: a `tf.function` traced once (no retracing). Small batches (at
-        most `XLA_MAX_BATCH` texts, the interactive case) go through an XLA twin
-        instead, padded to a few shapes (`rnnzoo.models.compiled.padded_shape`):
-        XLA fuses each recurrent step, 2-3x faster for one text; from about 32
-        texts the plain function is faster. Each shape's program is compiled on a
-        background thread the first time the shape is met, and calls before it
-        is ready take the plain function (`fn.compiles.wait()` waits). Set
-        `classifier.small_batch_xla = False` to turn XLA off. JAX: one `jax.jit`
-        of the stateless call with batches padded to a few shapes. PyTorch: an
-        eager call.
+        On TensorFlow, batches of at most `XLA_MAX_BATCH` texts (the
+        interactive case) run through XLA, 2-3x faster for one text; from about
+        32 texts the plain function is faster. `classifier.small_batch_xla =
+        False` turns XLA off. Hidden from Keras' tracking.
         """
         fn = self.__dict__.get("__probabilities_fn")
-        if fn is not None:
-            return fn
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            def probabilities(ids):
-                return self.probabilities(self(ids, training=False))
-
-            # Both traced here, on the caller's thread: the compile thread only runs the XLA
-            # function (one program per shape; compiling runs no Python), so it never calls the model.
-            spec = tf.TensorSpec([None, None], tf.int32)
-            plain = tf.function(probabilities).get_concrete_function(spec)
-            xla = tf.function(probabilities, jit_compile=True).get_concrete_function(spec)
-            compiles = BackgroundCompiles()
-
-            def fn(ids):
-                batch, time = ids.shape
-                if self.small_batch_xla and batch <= XLA_MAX_BATCH and time <= XLA_MAX_TIME:
-                    shape = padded_shape(batch, time)
-                    padded = pad_inputs(ids, shape)  # padding ids: masked, and the extra rows are dropped
-                    if shape in compiles.ready:
-                        return np.asarray(xla(padded))[:batch]
-                    compiles.start(shape, xla, (padded,))
-                return np.asarray(plain(ids))
-
-            fn.compiles = compiles
-        elif backend == "jax":
-            forward = jax_function(self, postprocess=self.probabilities)
-
-            def fn(ids):
-                return forward(ids)[: len(ids)]
-        else:
-            def fn(ids):
-                return ops.convert_to_numpy(self.probabilities(self(ids, training=False)))
-
-        self.__dict__["__probabilities_fn"] = fn  # untracked by Keras
+        if fn is None:
+            fn = CompiledCall(
+                self,
+                outputs=lambda logits: {"probabilities": self.probabilities(logits)},
+                use_xla=lambda: self.small_batch_xla,
+                xla_max_batch=XLA_MAX_BATCH,
+                xla_max_time=XLA_MAX_TIME,
+            )
+            self.__dict__["__probabilities_fn"] = fn  # untracked by Keras
         return fn
 
     def predict(self, x, batch_size=None, verbose=0, max_length=None, **kwargs):
@@ -513,50 +468,26 @@ class TextClassifier(Task):
         return new
 
     # ------------------------------------------------------------- export
-    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
-        """Write a TensorFlow SavedModel that classifies raw strings.
+    def serving_signature(self):
+        """`serving_default(text: tf.string [batch])` -> `probabilities`, `label` and `labels`.
 
-        Its `serving_default` signature takes `text`: a `tf.string` tensor of
-        shape `[None]` and returns `probabilities` (`(batch, num_labels)`
-        float32), `label` (`(batch,)` string: the most probable label) and
-        `labels` (`(num_labels,)` string: the column names of
-        `probabilities`). Tokenization, truncation and the vocabulary are
-        inside the graph. Written atomically; load it with
-        `tf.saved_model.load(filepath)`.
-
-        Returns:
-            The absolute path written.
+        `probabilities` is `(batch, num_labels)` float32, `label` `(batch,)`
+        the most probable label, `labels` `(num_labels,)` the column names of
+        `probabilities`. Tokenization, truncation and the vocabulary are inside
+        the graph; `export` writes it (see `Task.export`).
         """
-        if format != "tf_saved_model":
-            raise ValueError(f"TextClassifier.export writes format='tf_saved_model' only, got {format!r}.")
         import tensorflow as tf
 
-        from rnnzoo.export import _require_tensorflow_backend, write_archive
-
-        _require_tensorflow_backend("TextClassifier.export")
-        archive = keras.export.ExportArchive()
-        archive.track(self)
-        # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
-        self.preprocessor.build()
-        self.preprocessor.word_lookup.build()
-        archive.track(self.preprocessor)
-        archive.track(self.preprocessor.word_lookup)
-        label_names = tf.constant(self.labels)
         preprocessor = self.preprocessor
-        model = self
+        label_names = tf.constant(self.labels)
 
         def serve(text):
-            ids = preprocessor.dense(text)
-            probabilities = model.probabilities(model(ids, training=False))
+            probabilities = self.probabilities(self(preprocessor.dense(text), training=False))
             best = tf.argmax(probabilities, axis=-1)
-            return {
-                "probabilities": probabilities,
-                "label": tf.gather(label_names, best),
-                "labels": label_names,
-            }
+            return {"probabilities": probabilities, "label": tf.gather(label_names, best), "labels": label_names}
 
-        archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        return write_archive(archive, filepath, verbose=verbose)
+        # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
+        return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor, preprocessor.word_lookup]
 
     def vocabularies(self):
         """Readable copies written next to the artifact."""

@@ -7,7 +7,7 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy
-from rnnzoo.models.compiled import BackgroundCompiles, jax_function, pad_inputs, padded_shape, tf_pad_batch
+from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.tagger.backbone import TaggerBackbone
 from rnnzoo.models.tagger.spans import (
     TAG_SCHEMES,
@@ -228,68 +228,56 @@ class BidirectionalTagger(Task):
                 )
         return sentences, y
 
-    def make_dataset(self, x, y=None, batch_size=None, training=False):
-        """Raw tagged data -> a bucketed, vectorized `tf.data.Dataset`.
+    def examples(self, x, y=None):
+        """Raw tagged data -> a dataset of `(tokens, tags)` string pairs (the head's tag scheme) and its size.
 
-        Args:
-            x: a CoNLL file path; token lists (with `y` tag lists); raw
-                strings (with `y` tags aligned to `rnnzoo.text.tokenize`); or a
-                `tf.data.Dataset` of `(tokens, tags)` 1-D string tensors.
-            y: tag lists, or None.
-            batch_size: sentences per batch (default 32).
-            training: shuffle.
-
-        Returns:
-            A dataset of `(features, tag_ids, token_mask)`.
+        `make_dataset` (see `Task.make_dataset`) reads: a CoNLL file path;
+        token lists (with `y` tag lists); raw strings (with `y` tags aligned
+        to `rnnzoo.text.tokenize`); or a `tf.data.Dataset` of `(tokens, tags)`
+        1-D string tensors. Its batches are `(features, tag_ids, token_mask)`.
         """
         import tensorflow as tf
 
         self._require_preprocessor()
-        batch_size = self._batch_size(batch_size)
         if isinstance(x, tf.data.Dataset):
-            dataset = x
-        else:
-            sentences, tags = self._as_token_lists(x, y)
-            if tags is None:
-                raise ValueError("training/evaluation data needs tags (y).")
-            self._check_tags(tags)
-            user_tags, tags = tags, self._to_model_scheme(tags)
-            if tags is not user_tags:
-                self._check_model_tags(tags, user_tags)
-            keep = [i for i, s in enumerate(sentences) if s]
-            sentences = [sentences[i] for i in keep]
-            tags = [tags[i] for i in keep]
-            if not sentences:
-                raise ValueError("no non-empty sentence to train or evaluate on.")
-            spec = tf.TensorSpec([None], tf.string)
-            dataset = tf.data.Dataset.from_generator(
-                lambda: zip(sentences, tags), output_signature=(spec, spec)
-            )
-            if training:
-                dataset = dataset.shuffle(len(sentences), reshuffle_each_iteration=True)
-        if self.tag_scheme == "iobes" and isinstance(x, tf.data.Dataset):
-            dataset = dataset.map(lambda tokens, tags: (tokens, tf_bio_to_iobes(tags)))
-        pad_tag = self.model_tags[0]
-        dataset = dataset.bucket_by_sequence_length(
-            lambda tokens, tags: tf.shape(tokens)[0],
-            bucket_boundaries=list(BUCKET_BOUNDARIES),
-            bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-            padding_values=("", pad_tag),
-        )
-        preprocessor = self.preprocessor
+            if self.tag_scheme == "iobes":
+                x = x.map(lambda tokens, tags: (tokens, tf_bio_to_iobes(tags)))
+            return x, None
+        sentences, tags = self._as_token_lists(x, y)
+        if tags is None:
+            raise ValueError("training/evaluation data needs tags (y).")
+        self._check_tags(tags)
+        user_tags, tags = tags, self._to_model_scheme(tags)
+        if tags is not user_tags:
+            self._check_model_tags(tags, user_tags)
+        keep = [i for i, s in enumerate(sentences) if s]
+        sentences = [sentences[i] for i in keep]
+        tags = [tags[i] for i in keep]
+        if not sentences:
+            raise ValueError("no non-empty sentence to train or evaluate on.")
+        spec = tf.TensorSpec([None], tf.string)
+        dataset = tf.data.Dataset.from_generator(lambda: zip(sentences, tags), output_signature=(spec, spec))
+        return dataset, len(sentences)
 
-        def vectorize(tokens, tags):
-            return (
-                preprocessor(tokens),
-                preprocessor.encode_labels(tags),
-                tf.cast(tf.not_equal(tokens, ""), "float32"),
-            )
+    def example_length(self, tokens, tags):
+        import tensorflow as tf
 
-        dataset = dataset.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
-        if keras.backend.backend() == "jax":
-            # A jitted step compiles once per batch shape: pad to a few (empty rows carry no loss).
-            dataset = dataset.map(lambda *batch: tf_pad_batch(batch, batch_size))
-        return dataset.prefetch(tf.data.AUTOTUNE)
+        return tf.shape(tokens)[0]
+
+    def bucket_boundaries(self):
+        return BUCKET_BOUNDARIES
+
+    def example_padding(self):
+        return ("", self.model_tags[0])
+
+    def batch_inputs(self, tokens, tags):
+        import tensorflow as tf
+
+        mask = tf.cast(tf.not_equal(tokens, ""), "float32")
+        return self.preprocessor(tokens), self.preprocessor.encode_labels(tags), mask
+
+    def time_axes(self, labelled=True):
+        return ({"char_ids": 1, "token_ids": 1}, 1, 1)
 
     # ------------------------------------------------------------- predict
     accepted_inputs = (
@@ -372,16 +360,15 @@ class BidirectionalTagger(Task):
             warn_truncated(long, len(items), max_length, f"each was tagged in windows of at most {max_length} "
                            "tokens (every token still has a tag; an entity across a window edge may be split)")
         output_tags = self.output_tags
-        order = sorted(windows, key=lambda w: w[2] - w[1])
+        batches = length_sorted_batches([w[2] - w[1] for w in windows], batch_size)
         pieces = {}  # item index -> [(first, tag ids, confidence)] of a windowed item
         uninformed = 0
-        iterator = range(0, len(order), batch_size)
-        if verbose and len(order) > batch_size:
+        if verbose and len(batches) > 1:
             from rnnzoo.utils import progress
 
-            iterator = progress(iterator, desc="tagging", unit="batch")
-        for start in iterator:
-            batch = order[start : start + batch_size]
+            batches = progress(batches, desc="tagging", unit="batch")
+        for chosen in batches:
+            batch = [windows[i] for i in chosen]
             features = self.vectorize_tokens([w[0][2][w[1] : w[2]] for w in batch])
             no_information = _uninformed_rows(features, self.backbone.char_vocabulary_size > 0)
             tags, confidence = self._decode_on_host(features, [w[2] - w[1] for w in batch])
@@ -430,90 +417,36 @@ class BidirectionalTagger(Task):
         return tags, chosen / shifted.sum(axis=-1)
 
     def _emissions_fn(self):
-        """features -> `{"emissions"}` (+ the CRF's `transitions`, `start`, `end`) as one compiled call.
+        """features -> `{"emissions"}` (+ the CRF's `transitions`, `start`, `end`): a `CompiledCall`.
 
-        TensorFlow: a `tf.function` traced once for any batch shape; reading the
-        CRF weights inside the same call saves three variable reads per batch.
-        Small batches (at most `XLA_MAX_BATCH` sentences, the interactive case) go
-        through an XLA-compiled twin instead, padded to a few fixed shapes
-        (`rnnzoo.models.compiled.padded_shape`): XLA fuses each recurrent step,
-        which cuts the latency of one sentence by about a third. Each shape's
-        program (under a second to compile) is compiled on a background thread
-        the first time the shape is met, and that call and any before the
-        program is ready take the plain function, so no call waits for a
-        compilation (`fn.compiles.wait()` waits). Set
-        `tagger.small_batch_xla = False` to turn XLA off.
-        JAX: one `jax.jit` of the stateless call, every batch padded to those
-        shapes, so sentences of similar length reuse one program (Keras'
-        `predict_on_batch` recompiled for every new shape). PyTorch: an eager call.
+        Small batches (at most `XLA_MAX_BATCH` sentences and `XLA_MAX_TIME`
+        tokens) run through XLA on TensorFlow (about a third less latency for
+        one sentence); `tagger.small_batch_xla = False` turns that off. The
+        plain path drops the character columns that are padding in every token.
         Hidden from Keras' tracking.
         """
         fn = self.__dict__.get("__emissions_fn")
         if fn is not None:
             return fn
         crf = self.get_layer("crf") if self.head == "crf" else None
-        backend = keras.backend.backend()
         encoder = self.backbone.get_layer("char_encoder") if self.backbone.char_vocabulary_size else None
         char_window = encoder.kernel_size // 2 if encoder is not None and encoder.encoder == "cnn" else 0
 
-        def emissions(features):
-            out = {"emissions": self(features, training=False)}
-            if crf is not None:
-                out.update(transitions=crf.transitions, start=crf.start_transitions, end=crf.end_transitions)
-            return out
+        def constants():
+            if crf is None:
+                return {}
+            return {"transitions": crf.transitions, "start": crf.start_transitions, "end": crf.end_transitions}
 
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            # Concrete functions over positional tensors: a quarter of a millisecond less
-            # call overhead per batch than a tf.function taking a dict.
-            names = sorted(self.input)
-            specs = [tf.TensorSpec(self.input[k].shape, self.input[k].dtype) for k in names]
-            keys = ["emissions"] + (["transitions", "start", "end"] if crf is not None else [])
-
-            def flat(*arrays):
-                out = emissions(dict(zip(names, arrays)))
-                return tuple(out[k] for k in keys)
-
-            # Both traced here, on the caller's thread: the compile thread only runs the XLA
-            # function (compiling a shape runs no Python), so it never calls the model.
-            plain = tf.function(flat).get_concrete_function(*specs)
-            xla = tf.function(flat, jit_compile=True).get_concrete_function(*specs)
-
-            compiles = BackgroundCompiles()
-
-            def fn(features):
-                batch, time = features["token_ids"].shape[:2]
-                compiled = plain
-                if self.small_batch_xla and batch <= XLA_MAX_BATCH and time <= XLA_MAX_TIME:
-                    shape = padded_shape(batch, time)
-                    padded = pad_inputs(features, shape)
-                    if shape in compiles.ready:
-                        compiled, features = xla, padded
-                    else:
-                        compiles.start(shape, xla, tuple(padded[k] for k in names))
-                if compiled is plain:
-                    features = _trim_chars(features, char_window)
-                out = dict(zip(keys, (np.asarray(v) for v in compiled(*(features[k] for k in names)))))
-                out["emissions"] = out["emissions"][:batch, :time]
-                return out
-
-            fn.compiles = compiles
-
-        else:
-            if backend == "jax":
-                forward = jax_function(self)
-            else:
-                def forward(features):
-                    return ops.convert_to_numpy(self(features, training=False))
-
-            def fn(features):
-                batch, time = features["token_ids"].shape[:2]
-                out = {"emissions": forward(features)[:batch, :time]}
-                if crf is not None:
-                    out.update(zip(("transitions", "start", "end"), crf.get_weights()))
-                return out
-
+        fn = CompiledCall(
+            self,
+            outputs=lambda emissions: {"emissions": emissions},
+            constants=constants,
+            plain_inputs=lambda features: _trim_chars(features, char_window),
+            use_xla=lambda: self.small_batch_xla,
+            xla_max_batch=XLA_MAX_BATCH,
+            xla_max_time=XLA_MAX_TIME,
+            time_outputs=("emissions",),
+        )
         self.__dict__["__emissions_fn"] = fn
         return fn
 
@@ -638,15 +571,32 @@ class BidirectionalTagger(Task):
         return new
 
     # ------------------------------------------------------------- export
-    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
-        """Write a SavedModel whose `serving_default` takes a batch of raw strings.
+    def serving_signature(self):
+        """`serving_default(text: tf.string [batch])` -> `tokens`, `tags` and `lengths`.
 
-        The signature returns `tokens` (batch, time) string, `tags` (batch,
-        time) string ("" at padding) and `lengths` (batch,) int64.
+        `tokens` and `tags` are `[batch, time]` strings ("" past each
+        sentence's end), `lengths` `[batch]` int64. Tokenization follows
+        `rnnzoo.text.tokenize`; `export` writes it (see `Task.export`).
         """
-        from rnnzoo.export import export_tagger
+        import tensorflow as tf
 
-        return export_tagger(self, filepath, verbose=verbose)
+        self._require_preprocessor()
+        preprocessor = self.preprocessor
+        labels = tf.constant(self.output_tags)
+
+        def serve(text):
+            tokens = preprocessor.from_strings(text)[0]
+            lengths = tokens.row_lengths()
+            # At least one time step, so empty strings and empty batches stay valid.
+            dense = tokens.to_tensor(default_value="")
+            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]], constant_values="")
+            features = preprocessor(dense)
+            tags, _ = self.decode(features, self(features, training=False))
+            tag_names = tf.gather(labels, tags)
+            tag_names = tf.where(tf.not_equal(dense, ""), tag_names, tf.fill(tf.shape(tag_names), ""))
+            return {"tokens": dense, "tags": tag_names, "lengths": lengths}
+
+        return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor]
 
     def vocabularies(self):
         """Readable copies written next to the artifact."""
