@@ -1,7 +1,8 @@
-"""Recurrent building blocks: the vanilla cell, its fast layer, the CRF, word dropout."""
+"""Recurrent building blocks: the vanilla cell, its fast layer, the layer and cell factories, the CRF, word
+dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
-from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_layer
+from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_cell, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 from rnnzoo.layers.word_dropout import WordDropout
 
@@ -15,5 +16,6 @@ __all__ = [
     "crf_decode",
     "crf_decode_numpy",
     "crf_log_likelihood",
+    "recurrent_cell",
     "recurrent_layer",
 ]
