@@ -1,4 +1,12 @@
-"""The recurrence factories: one step of `recurrent_cell` is one step of `recurrent_layer`; one cell-name check."""
+"""The backbones' recurrent stack: shipped artifacts load under unchanged names; the recurrence factories."""
+
+import collections
+import hashlib
+import io
+import os
+import re
+import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -7,9 +15,95 @@ tf = pytest.importorskip("tensorflow")
 
 import keras  # noqa: E402
 
+import rnnzoo  # noqa: E402
 from rnnzoo.layers import CELLS, recurrent_cell, recurrent_layer  # noqa: E402
 from rnnzoo.models.classifier import ClassifierBackbone  # noqa: E402
 from rnnzoo.models.tagger import TaggerBackbone  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Recorded from the backbones as they are at commit 3d63a13. A `.keras` file
+# addresses the weights by each backbone layer's class and position (`layers/tagger_backbone/layers/
+# bidirectional/...`), `weight.path` and `get_layer` by its name: both must stay as they were.
+SHIPPED = {
+    "bilstm_ner": {
+        "backbone_layers": [
+            ("token_ids", "InputLayer"), ("word_dropout", "WordDropout"), ("char_ids", "InputLayer"),
+            ("word_embedding", "Embedding"), ("char_encoder", "CharEncoder"), ("features", "Concatenate"),
+            ("embedding_dropout", "Dropout"), ("rnn_0", "Bidirectional"),
+        ],
+        "weight_paths": [
+            "char_encoder/char_conv/bias",
+            "char_encoder/char_conv/kernel",
+            "char_encoder/char_embedding/embeddings",
+            "crf/end_transitions",
+            "crf/start_transitions",
+            "crf/transitions",
+            "emissions/bias",
+            "emissions/kernel",
+            "rnn_0/backward_lstm/lstm_cell/bias",
+            "rnn_0/backward_lstm/lstm_cell/kernel",
+            "rnn_0/backward_lstm/lstm_cell/recurrent_kernel",
+            "rnn_0/forward_lstm/lstm_cell/bias",
+            "rnn_0/forward_lstm/lstm_cell/kernel",
+            "rnn_0/forward_lstm/lstm_cell/recurrent_kernel",
+            "word_embedding/embeddings",
+        ],
+    },
+    "bigru_sst2": {
+        "backbone_layers": [
+            ("token_ids", "InputLayer"), ("word_embedding", "Embedding"), ("embedding_dropout", "Dropout"),
+            ("rnn_0", "Bidirectional"), ("pooling", "MaskedPooling"),
+        ],
+        "weight_paths": [
+            "logits/bias",
+            "logits/kernel",
+            "rnn_0/backward_gru/gru_cell/bias",
+            "rnn_0/backward_gru/gru_cell/kernel",
+            "rnn_0/backward_gru/gru_cell/recurrent_kernel",
+            "rnn_0/forward_gru/gru_cell/bias",
+            "rnn_0/forward_gru/gru_cell/kernel",
+            "rnn_0/forward_gru/gru_cell/recurrent_kernel",
+            "word_embedding/embeddings",
+        ],
+    },
+}
+
+#: What Keras says when a saved variable and a model variable do not meet.
+LOADING_TROUBLE = re.compile(r"skip|could not be loaded|not loaded|mismatch|expected \d+ variables|unused", re.I)
+
+
+def _fingerprints(arrays):
+    return collections.Counter(
+        (tuple(a.shape), hashlib.sha1(np.ascontiguousarray(a, dtype="float32").tobytes()).hexdigest()) for a in arrays
+    )
+
+
+def _stored_arrays(name):
+    h5py = pytest.importorskip("h5py")
+    with zipfile.ZipFile(os.path.join(ROOT, "saved_models", name, "model.keras")) as archive:
+        data = archive.read("model.weights.h5")
+    arrays = []
+    with h5py.File(io.BytesIO(data), "r") as f:
+        f.visititems(lambda _, item: arrays.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_artifacts_load_every_weight_under_the_same_names(name):
+    # Keras numbers unnamed sublayers per process (`backward_gru_1` once another GRU exists): paths as
+    # a fresh process writes them. (The weights file does not depend on these names.)
+    keras.backend.clear_session()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = rnnzoo.load(name, compile=False)
+    trouble = [str(w.message) for w in caught if LOADING_TROUBLE.search(str(w.message))]
+    assert not trouble, trouble
+    assert [(layer.name, type(layer).__name__) for layer in model.backbone.layers] == SHIPPED[name]["backbone_layers"]
+    assert sorted(w.path for w in model.weights) == SHIPPED[name]["weight_paths"]
+    # Every variable holds a stored array, and every stored array went to a variable.
+    assert _fingerprints(np.asarray(w) for w in model.weights) == _fingerprints(_stored_arrays(name))
 
 
 @pytest.mark.parametrize("cell", CELLS)
