@@ -1,4 +1,4 @@
-"""The backbones' recurrent stack: shipped artifacts load under unchanged names; the recurrence factories."""
+"""The shared text encoder (shipped artifacts load unchanged, backbone wiring) and the recurrence factories."""
 
 import collections
 import hashlib
@@ -16,13 +16,13 @@ tf = pytest.importorskip("tensorflow")
 import keras  # noqa: E402
 
 import rnnzoo  # noqa: E402
-from rnnzoo.layers import CELLS, recurrent_cell, recurrent_layer  # noqa: E402
+from rnnzoo.layers import CELLS, RecurrentEncoder, recurrent_cell, recurrent_layer  # noqa: E402
 from rnnzoo.models.classifier import ClassifierBackbone  # noqa: E402
 from rnnzoo.models.tagger import TaggerBackbone  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Recorded from the backbones as they are at commit 3d63a13. A `.keras` file
+# Recorded from the backbones as they were before `RecurrentEncoder` (commit 3d63a13). A `.keras` file
 # addresses the weights by each backbone layer's class and position (`layers/tagger_backbone/layers/
 # bidirectional/...`), `weight.path` and `get_layer` by its name: both must stay as they were.
 SHIPPED = {
@@ -106,6 +106,60 @@ def test_shipped_artifacts_load_every_weight_under_the_same_names(name):
     assert _fingerprints(np.asarray(w) for w in model.weights) == _fingerprints(_stored_arrays(name))
 
 
+def _right_padded(lengths, time, high, rng):
+    ids = rng.integers(2, high, size=(len(lengths), time)).astype("int32")
+    ids[np.arange(time)[None, :] >= np.asarray(lengths)[:, None]] = 0
+    return ids
+
+
+def _by_hand(backbone, x, mask, num_layers):
+    """The encoder's stack, layer by layer, from `x` (the features before `embedding_dropout`)."""
+    for i in range(num_layers):
+        x = backbone.get_layer(f"rnn_{i}")(x, mask=mask, training=False)
+    return np.asarray(x)
+
+
+def test_tagger_backbone_is_the_encoder_stack_on_word_and_char_features():
+    keras.utils.set_random_seed(0)
+    bb = TaggerBackbone(50, 20, embedding_dim=6, cell="gru", units=5, num_layers=2, char_units=4, max_chars=3,
+                        word_dropout=0.1)
+    rng = np.random.default_rng(0)
+    ids = _right_padded([4, 2, 1], 4, 50, rng)
+    chars = rng.integers(1, 20, size=(3, 4, 3)).astype("int32") * (ids[:, :, None] > 0)
+    names = [layer.name for layer in bb.layers if layer.name.startswith(("embedding_dropout", "rnn_"))]
+    assert names == ["embedding_dropout", "rnn_0", "rnn_0_dropout", "rnn_1"]
+    assert bb.output_dim == 10
+    features = np.concatenate(
+        [bb.get_layer("word_embedding")(ids), bb.get_layer("char_encoder")(chars)], axis=-1
+    )
+    expected = _by_hand(bb, features, ids != 0, 2)
+    np.testing.assert_array_equal(np.asarray(bb({"token_ids": ids, "char_ids": chars}, training=False)), expected)
+
+
+@pytest.mark.parametrize("pooling", ["last", "max"])
+def test_classifier_backbone_is_the_encoder_stack_then_pooling(pooling):
+    keras.utils.set_random_seed(0)
+    bb = ClassifierBackbone(50, embedding_dim=6, cell="vanilla", units=5, num_layers=2, pooling=pooling,
+                            activation="relu")
+    ids = _right_padded([5, 3, 1], 5, 50, np.random.default_rng(1))
+    assert bb.get_layer("rnn_1").forward_layer.cell.activation is keras.activations.relu
+    assert [bb.get_layer(f"rnn_{i}").return_sequences for i in range(2)] == [True, pooling != "last"]
+    expected = _by_hand(bb, bb.get_layer("word_embedding")(ids), ids != 0, 2)
+    if pooling != "last":
+        expected = np.asarray(bb.get_layer("pooling")(expected, mask=ids != 0))
+    np.testing.assert_array_equal(np.asarray(bb(ids, training=False)), expected)
+
+
+def test_encoder_alone_masks_padding_and_reports_its_size():
+    token_ids = keras.Input((None,), dtype="int32")
+    encoder = RecurrentEncoder(30, embedding_dim=4, cell="lstm", units=3, bidirectional=False)
+    model = keras.Model(token_ids, encoder(token_ids, return_sequences=False))
+    ids = np.array([[4, 5, 0, 0]], "int32")
+    # A right-padded text gives the vector of the text alone.
+    np.testing.assert_allclose(np.asarray(model(ids)), np.asarray(model(ids[:, :2])), rtol=1e-6, atol=1e-6)
+    assert model.output_shape == (None, encoder.output_dim) == (None, 3)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_cell_steps_equal_the_layer(cell):
     keras.utils.set_random_seed(0)
@@ -143,8 +197,9 @@ def test_an_unknown_cell_names_the_choices(build):
 def test_docstring_examples_run():
     import doctest
 
+    import rnnzoo.layers.encoder
     import rnnzoo.layers.recurrent
 
-    for module in (rnnzoo.layers.recurrent,):
+    for module in (rnnzoo.layers.encoder, rnnzoo.layers.recurrent):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, (module.__name__, result)

@@ -1,7 +1,8 @@
-"""Recurrent building blocks: the vanilla cell, its fast layer, the layer and cell factories, the CRF, word
-dropout."""
+"""Recurrent building blocks: the vanilla cell, its fast layer, the layer and cell factories, the shared
+text encoder, the CRF, word dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
+from rnnzoo.layers.encoder import RecurrentEncoder
 from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_cell, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 from rnnzoo.layers.word_dropout import WordDropout
@@ -10,6 +11,7 @@ __all__ = [
     "CELLS",
     "Bidirectional",
     "CRF",
+    "RecurrentEncoder",
     "VanillaRNN",
     "VanillaRNNCell",
     "WordDropout",
