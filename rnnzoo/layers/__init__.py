@@ -1,7 +1,9 @@
-"""Recurrent building blocks: the vanilla cell, its fast layer, the CRF, word dropout."""
+"""Recurrent building blocks: the vanilla cell, its fast layer, the layer and cell factories, the shared
+text encoder, the CRF, word dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
-from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_layer
+from rnnzoo.layers.encoder import RecurrentEncoder
+from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_cell, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 from rnnzoo.layers.word_dropout import WordDropout
 
@@ -9,11 +11,13 @@ __all__ = [
     "CELLS",
     "Bidirectional",
     "CRF",
+    "RecurrentEncoder",
     "VanillaRNN",
     "VanillaRNNCell",
     "WordDropout",
     "crf_decode",
     "crf_decode_numpy",
     "crf_log_likelihood",
+    "recurrent_cell",
     "recurrent_layer",
 ]

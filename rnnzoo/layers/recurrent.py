@@ -1,13 +1,28 @@
-"""One factory for the recurrent layer every model family uses."""
+"""The factories every model family builds its recurrences with: a whole-sequence layer or a per-step cell."""
 
 import threading
 
 import keras
 from keras import ops
 
-from rnnzoo.layers.vanilla_rnn import VanillaRNN
+from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 
 CELLS = ("vanilla", "gru", "lstm")
+#: Cell name -> its per-step cell class and its whole-sequence layer class.
+_CLASSES = {
+    "vanilla": {"cell": VanillaRNNCell, "layer": VanillaRNN},
+    "gru": {"cell": keras.layers.GRUCell, "layer": keras.layers.GRU},
+    "lstm": {"cell": keras.layers.LSTMCell, "layer": keras.layers.LSTM},
+}
+
+
+def _build(cell, kind, units, activation, **kwargs):
+    """`cell`'s `kind` (`"cell"` or `"layer"`) class, built; the one place a cell name is checked."""
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}.")
+    if cell == "vanilla":  # gru/lstm keep Keras' own activations
+        kwargs["activation"] = activation
+    return _CLASSES[cell][kind](units, **kwargs)
 
 
 def recurrent_layer(
@@ -40,20 +55,16 @@ def recurrent_layer(
     Returns:
         A Keras layer.
     """
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}.")
-    kwargs = dict(
+    layer = _build(
+        cell,
+        "layer",
+        units,
+        activation,
         return_sequences=return_sequences,
         return_state=return_state,
         dropout=dropout,
         recurrent_dropout=recurrent_dropout,
     )
-    if cell == "vanilla":
-        layer = VanillaRNN(units, activation=activation, **kwargs)
-    elif cell == "gru":
-        layer = keras.layers.GRU(units, **kwargs)
-    else:
-        layer = keras.layers.LSTM(units, **kwargs)
     if bidirectional:
         if right_padded and not return_state:
             return Bidirectional(layer, right_padded=True, name=name)
@@ -62,6 +73,48 @@ def recurrent_layer(
         layer.name = name
     return layer
 
+
+
+def recurrent_cell(cell, units, *, activation="tanh", dropout=0.0, recurrent_dropout=0.0, name=None):
+    """Build one step of a `vanilla | gru | lstm` recurrence, for decoders that run step by step.
+
+    The cell holds the same weights, under the same names, as the layer that
+    `recurrent_layer(cell, units)` builds (Keras' GRU and LSTM layers wrap
+    these very cells), so weights copy across and one step of the cell is one
+    step of the layer. `cell.get_initial_state(batch_size)` gives the zero
+    state list for a batch: `[h]` for vanilla and gru, `[h, c]` for lstm.
+
+    Args:
+        cell: `"vanilla"` (`rnnzoo.layers.VanillaRNNCell`), `"gru"`
+            (`keras.layers.GRUCell`) or `"lstm"` (`keras.layers.LSTMCell`).
+        units: hidden size.
+        activation: the vanilla cell's f (ignored by gru/lstm).
+        dropout, recurrent_dropout: dropout of the inputs and of the state;
+            a mask is drawn once and reused at every step until
+            `cell.reset_dropout_mask()` / `cell.reset_recurrent_dropout_mask()`
+            (what `keras.layers.RNN` does per sequence).
+        name: layer name.
+
+    Call arguments:
+        inputs: `(batch, features)`, one time step.
+        states: the state list, each `(batch, units)`.
+        training: whether dropout is active.
+
+    Returns:
+        A Keras cell; calling it returns `(output, new_states)`, output `(batch, units)`.
+
+    Example (a step function for `rnnzoo.generation.generate`):
+    >>> import numpy as np, keras
+    >>> from rnnzoo.generation import generate
+    >>> embed, gru, project = keras.layers.Embedding(5, 3), recurrent_cell("gru", 4), keras.layers.Dense(5)
+    >>> def step(ids, state):
+    ...     output, state = gru(embed(ids), state)
+    ...     return project(output), state
+    >>> out = generate(step, gru.get_initial_state(2), np.array([1, 2]), max_length=3)
+    >>> tuple(out["ids"].shape)
+    (2, 3)
+    """
+    return _build(cell, "cell", units, activation, dropout=dropout, recurrent_dropout=recurrent_dropout, name=name)
 
 #: Held while `Bidirectional` calls its sublayers with switched settings (one lock for all: calls
 #: run Python only while tracing or eagerly, so contention is rare).

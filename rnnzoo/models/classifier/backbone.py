@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from rnnzoo.layers import recurrent_layer
+from rnnzoo.layers import RecurrentEncoder
 
 POOLINGS = ("last", "max", "mean", "max_mean")
 
@@ -66,6 +66,8 @@ class MaskedPooling(layers.Layer):
 class ClassifierBackbone(keras.Model):
     """Word embeddings -> stacked (Bi)RNN -> masked pooling; one vector per text.
 
+    The shared `rnnzoo.layers.RecurrentEncoder`, then a pooling over time.
+
     Token id 0 is padding (masked everywhere: in the recurrences and in the
     pooling), so right-padded batches of any length give the same vector for
     a text as the text alone.
@@ -119,29 +121,13 @@ class ClassifierBackbone(keras.Model):
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}.")
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        mask = ops.not_equal(token_ids, 0)
-        x = layers.Embedding(
-            vocabulary_size,
-            embedding_dim,
-            embeddings_initializer=embeddings_initializer,
-            trainable=trainable_embeddings,
-            name="word_embedding",
-        )(token_ids)
-        x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        for i in range(num_layers):
-            last = i == num_layers - 1
-            x = recurrent_layer(
-                cell,
-                units,
-                return_sequences=not (last and pooling == "last"),
-                bidirectional=bidirectional,
-                recurrent_dropout=recurrent_dropout,
-                activation=activation,
-                right_padded=True,  # ids are right-padded; the pooling masks padded steps
-                name=f"rnn_{i}",
-            )(x, mask=mask)
-            if not last:
-                x = layers.Dropout(dropout, name=f"rnn_{i}_dropout")(x)
+        encoder = RecurrentEncoder(
+            vocabulary_size, embedding_dim, cell=cell, units=units, num_layers=num_layers,
+            bidirectional=bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout, activation=activation,
+            embeddings_initializer=embeddings_initializer, trainable_embeddings=trainable_embeddings,
+        )
+        mask = ops.not_equal(token_ids, 0)  # the pooling masks padded steps too
+        x = encoder(token_ids, mask, return_sequences=pooling != "last")
         if pooling != "last":
             x = MaskedPooling(pooling, name="pooling")(x, mask=mask)
         super().__init__(inputs=token_ids, outputs=x, **kwargs)
@@ -156,7 +142,7 @@ class ClassifierBackbone(keras.Model):
         self.recurrent_dropout = recurrent_dropout
         self.activation = activation
         self.trainable_embeddings = trainable_embeddings
-        self.output_dim = units * (2 if bidirectional else 1) * (2 if pooling == "max_mean" else 1)
+        self.output_dim = encoder.output_dim * (2 if pooling == "max_mean" else 1)
 
     def get_config(self):
         return {

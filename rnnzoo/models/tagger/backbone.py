@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from rnnzoo.layers import WordDropout, recurrent_layer
+from rnnzoo.layers import RecurrentEncoder, WordDropout
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -89,6 +89,9 @@ class CharEncoder(layers.Layer):
 class TaggerBackbone(keras.Model):
     """Word embeddings (+ char features) -> stacked (Bi)RNN; one vector per token.
 
+    The shared `rnnzoo.layers.RecurrentEncoder` with character features
+    concatenated to the word embeddings and optional word dropout on the ids.
+
     Args:
         vocabulary_size: word ids (0 padding, 1 OOV).
         char_vocabulary_size: character ids, or 0 for no character encoder.
@@ -148,17 +151,14 @@ class TaggerBackbone(keras.Model):
         # Any character width is accepted (`max_chars` is what the preprocessor writes): predict
         # drops the columns that are padding in every token of a batch (less char CNN work).
         char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
+        encoder = RecurrentEncoder(
+            vocabulary_size, embedding_dim, cell=cell, units=units, num_layers=num_layers,
+            bidirectional=bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout,
+            embeddings_initializer=embeddings_initializer, trainable_embeddings=trainable_embeddings,
+        )
         mask = ops.not_equal(token_ids, 0)
         word_ids = WordDropout(word_dropout, name="word_dropout")(token_ids) if word_dropout else token_ids
-        features = [
-            layers.Embedding(
-                vocabulary_size,
-                embedding_dim,
-                embeddings_initializer=embeddings_initializer,
-                trainable=trainable_embeddings,
-                name="word_embedding",
-            )(word_ids)
-        ]
+        features = [encoder.embed(word_ids)]
         if char_encoder and char_vocabulary_size:
             features.append(
                 CharEncoder(
@@ -170,19 +170,7 @@ class TaggerBackbone(keras.Model):
                 )(char_ids)
             )
         x = layers.Concatenate(name="features")(features) if len(features) > 1 else features[0]
-        x = layers.Dropout(dropout, name="embedding_dropout")(x)
-        for i in range(num_layers):
-            x = recurrent_layer(
-                cell,
-                units,
-                return_sequences=True,
-                bidirectional=bidirectional,
-                recurrent_dropout=recurrent_dropout,
-                right_padded=True,  # sentences are right-padded: no per-step masking
-                name=f"rnn_{i}",
-            )(x, mask=mask)
-            if i < num_layers - 1:
-                x = layers.Dropout(dropout, name=f"rnn_{i}_dropout")(x)
+        x = encoder.encode(x, mask)
         super().__init__(inputs={"token_ids": token_ids, "char_ids": char_ids}, outputs=x, **kwargs)
         self.vocabulary_size = vocabulary_size
         self.char_vocabulary_size = char_vocabulary_size
@@ -199,7 +187,7 @@ class TaggerBackbone(keras.Model):
         self.max_chars = max_chars
         self.trainable_embeddings = trainable_embeddings
         self.word_dropout = word_dropout
-        self.output_dim = units * (2 if bidirectional else 1)
+        self.output_dim = encoder.output_dim
 
     def get_config(self):
         return {
