@@ -48,7 +48,8 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
 
     import rnnzoo
     from rnnzoo.models import get_family
-    from rnnzoo.zoo import artifact_dir, load, write_checksums
+    from rnnzoo.artifacts import write_checksums
+    from rnnzoo.zoo import artifact_dir, load
 
     directory = artifact_dir(os.fspath(name_or_path))
     task = load(directory)
@@ -103,8 +104,8 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
 
 def _refresh_download_record(directory, name):
     """Keep `saved_models/index.json` describing the zoo's own artifact after its card and metrics change."""
+    from rnnzoo.artifacts import models_dir
     from rnnzoo.downloads import INDEX, write_index
-    from rnnzoo.zoo import models_dir
 
     parent = os.path.dirname(os.path.abspath(directory))
     if os.path.basename(os.path.abspath(directory)) == name and os.path.exists(os.path.join(parent, INDEX)):

@@ -109,7 +109,8 @@ def train(
     """
     from rnnzoo.models import get_family
     from rnnzoo.training import distribute
-    from rnnzoo.zoo import check_artifact_target, resolve_config
+    from rnnzoo.artifacts import check_artifact_target
+    from rnnzoo.zoo import resolve_config
 
     config = resolve_config(config, overrides)
     family = get_family(config.family)
@@ -229,7 +230,7 @@ def train(
     task.history = history
     print(f"trained {config.name} in {time.time() - start:.0f}s")
     if output_dir and chief:
-        from rnnzoo.zoo import save_artifact
+        from rnnzoo.artifacts import save_artifact
 
         save_artifact(task, config, output_dir)
         print(f"saved to {os.path.abspath(output_dir)}")
