@@ -65,7 +65,7 @@ def ours(config, texts, labels, max_length=None, layers=None):
     import keras
 
     from rnnzoo.models.classifier import family
-    from rnnzoo.training.trainer import make_optimizer
+    from rnnzoo.training.optimizers import make_optimizer
 
     if max_length:
         config.data.max_length, config.data.train_max_length = max_length, None

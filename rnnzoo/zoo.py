@@ -183,7 +183,7 @@ def load(name_or_path, compile=True, verify=True):
             stacklevel=2,
         )
     if compile:
-        from rnnzoo.training.trainer import make_optimizer
+        from rnnzoo.training.optimizers import make_optimizer
 
         task.compile(optimizer=make_optimizer(config.training) if config is not None else "adam")
     return task
