@@ -94,12 +94,32 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         with open(os.path.join(directory, METRICS), "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
-        extra = family.model_card_extra(config, record) if hasattr(family, "model_card_extra") else ""
+        extra = ""
+        if hasattr(family, "model_card_extra"):
+            extra = family.model_card_extra(config, record, shipped_metrics(exclude=config.name))
         with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
             f.write(model_card(config, record, directory, extra))
         write_checksums(directory)
         _refresh_download_record(directory, config.name)
     return record
+
+
+def shipped_metrics(exclude=None):
+    """The metrics records (`metrics.json`) of the zoo's shipped models, by name, leaving out `exclude`.
+
+    What a model card compares its model with: the families' `model_card_extra` get these
+    records instead of reading the zoo's folders themselves.
+    """
+    from rnnzoo.artifacts import models_dir
+
+    root = models_dir()
+    records = []
+    for name in sorted(os.listdir(root) if os.path.isdir(root) else []):
+        path = os.path.join(root, name, METRICS)
+        if name != exclude and os.path.exists(path):
+            with open(path) as f:
+                records.append(json.load(f))
+    return records
 
 
 def _refresh_download_record(directory, name):

@@ -273,28 +273,25 @@ def bow_baseline(data, split="test", max_features=50_000):
     return round(100.0 * sum(p == g for p, g in zip(predicted, test_y)) / len(test_y), 2)
 
 
-def model_card_extra(config, record):
-    """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline."""
-    import json
-    import os
+def model_card_extra(config, record, others):
+    """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline.
 
-    from rnnzoo.zoo import models_dir
-
+    Args:
+        config: the evaluated model's `ZooConfig`.
+        record: its metrics record (what `rnnzoo evaluate` writes to `metrics.json`).
+        others: the metrics records of the zoo's other shipped models (`rnnzoo.evaluation` reads them).
+    """
     lines = []
     if record.get("per_label"):
         lines += ["## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for name, v in record["per_label"].items():
             lines.append(f"| {name} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |")
         lines.append("")
-    rows = []
-    for name in sorted(os.listdir(models_dir()) if os.path.isdir(models_dir()) else []):
-        path = os.path.join(models_dir(), name, "metrics.json")
-        if name == config.name or not os.path.exists(path):
-            continue
-        with open(path) as f:
-            other = json.load(f)
-        if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file"):
-            rows.append((name, other.get("accuracy")))
+    rows = [
+        (other.get("model"), other.get("accuracy"))
+        for other in others
+        if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file")
+    ]
     rows.append((f"**{config.name}** (this model)", record.get("accuracy")))
     baseline = None
     if config.architecture.head != "multilabel":

@@ -85,8 +85,8 @@ PRIMARY_METRIC = ("f1", "max")
 SAMPLE_SIZE = 300
 
 
-def model_card_extra(config, record):
-    """Tagger-specific model card sections: speed, comparison, caveats."""
+def model_card_extra(config, record, others):
+    """Tagger-specific model card sections: speed, comparison, caveats (`others`, the other models' records, unused)."""
     speed = record.get("sentences", 0) / max(record.get("evaluation_seconds", 0), 1e-9)
     return "\n".join(
         [
