@@ -288,9 +288,11 @@ def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_tr
 
 
 def test_sentence_validation_split_refuses_long_documents(monkeypatch):
-    monkeypatch.setattr(family, "MAX_SPAN_WORK", 1000)
+    from rnnzoo.data import splits
+
+    monkeypatch.setattr(splits, "MAX_SPAN_WORK", 1000)
     with pytest.raises(ValueError, match="sentence \\+ phrase corpora.*train_validation_unit: row"):
-        family.hold_out_sentences([" ".join(["word"] * 100)], 0.1, seed=0)
+        splits.hold_out_sentences([" ".join(["word"] * 100)], 0.1, seed=0)
 
 
 # ---------------------------------------------------------------- shipped presets
