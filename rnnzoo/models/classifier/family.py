@@ -14,6 +14,7 @@ import random
 from rnnzoo.data.splits import hold_out_sentences, sample
 from rnnzoo.data.tables import name_labels, read_table
 from rnnzoo.models import hooks
+from rnnzoo.text.vocabulary import build_word_vocabulary
 
 
 def load_data(config):
@@ -61,28 +62,18 @@ def count_words(texts, batch_size=1024):
 def build_vocabulary(config, train_texts):
     """Words (most frequent training words first) and, with GloVe, the embedding matrix.
 
-    With `architecture.embeddings`, the vocabulary is topped up to
-    `architecture.max_vocabulary` with GloVe's most frequent words that the
-    training text lacks, so words first seen at test time still get
-    pretrained vectors.
+    The `architecture.max_vocabulary` most frequent training words; with
+    `architecture.embeddings`, topped up to that cap with GloVe's most
+    frequent words that the training text lacks, so words first seen at test
+    time still get pretrained vectors (`rnnzoo.text.vocabulary.build_word_vocabulary`).
 
     Returns:
         `(words, matrix or None, coverage or None)`.
     """
-    from rnnzoo.data.glove import embedding_matrix, read_glove
-
     a = config.architecture
     counts = count_words(train_texts)
-    words = sorted(counts, key=lambda w: (-counts[w], w))
-    cap = a.max_vocabulary or len(words)
-    words = words[:cap]
-    if not a.embeddings:
-        return words, None, None
-    vectors = read_glove(a.embeddings, words=set(words), top=cap)
-    known = set(words)
-    words += [w for w in vectors if w not in known][: max(0, cap - len(words))]
-    matrix, coverage = embedding_matrix(words, vectors, a.embedding_dim, seed=config.training.seed)
-    return words, matrix, coverage
+    cap = a.max_vocabulary or len(counts)
+    return build_word_vocabulary(counts, a.embeddings, a.embedding_dim, cap=cap, glove_top=cap, seed=config.training.seed)
 
 
 def label_names(config, labels):
