@@ -131,12 +131,19 @@ API_SECTIONS = [
                        "crf_log_likelihood", "crf_decode", "crf_decode_numpy", "WordDropout"]),
     ("rnnzoo.text", ["tokenize", "tf_tokenize", "TokenLookup", "CharLookup", "LabelLookup",
                      "SequenceVectorizer", "TargetVectorizer", "bag_of_words"]),
-    ("rnnzoo.data", ["read_conll", "data_root", "dataset_path"]),
+    ("rnnzoo.text.vocabulary", ["build_word_vocabulary"]),
+    ("rnnzoo.data", ["read_conll", "read_table", "data_root", "dataset_path"]),
+    ("rnnzoo.data.tables", ["name_labels"]),
+    ("rnnzoo.data.splits", ["hold_out_sentences", "sample"]),
     ("rnnzoo.data.glove", ["read_glove", "embedding_matrix"]),
+    ("rnnzoo.metrics", ["entity_scores", "classification_scores", "multilabel_scores", "bleu", "perplexity"]),
     ("rnnzoo.generation", ["generate", "get_sampler", "GreedySampler", "BeamSampler", "RandomSampler",
                            "TopKSampler", "TopPSampler"]),
     ("rnnzoo.diagnostics", ["gradient_flow", "plot_gradient_flow", "GradientFlow"]),
     ("rnnzoo.evaluation", ["evaluate_model"]),
+    ("rnnzoo.artifacts", ["save_artifact", "check_artifact_target", "write_checksums", "verify_checksums",
+                          "configs_dir", "models_dir"]),
+    ("rnnzoo.training.optimizers", ["make_optimizer"]),
 ]
 
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
