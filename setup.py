@@ -4,7 +4,7 @@
 repository (their source of truth); `build_py` copies them into
 `rnnzoo/_packaged/` of the build, so a regular install (a wheel) lists the zoo
 and downloads its artifacts. An editable install skips the copy: rnnzoo reads
-the checkout itself (`rnnzoo.zoo.configs_dir`).
+the checkout itself (`rnnzoo.artifacts.configs_dir`).
 """
 
 import glob

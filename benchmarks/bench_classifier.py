@@ -42,14 +42,13 @@ def imdb_sample(n, seed=0, **overrides):
     """The bilstm_imdb config (no GloVe: speed only; `overrides` on top) and `n` random IMDB training reviews."""
     from rnnzoo import zoo
     from rnnzoo.data.paths import dataset_path
-    from rnnzoo.models import get_family
-    from rnnzoo.models.classifier import family
+    from rnnzoo.data.tables import name_labels, read_table
 
     config = zoo.resolve_config(
         "bilstm_imdb", {"architecture.embeddings": None, "data.train_validation_split": 0.0, **overrides}
     )
-    texts, labels = family.read_table(dataset_path(config.data.root, config.data.train), config.data.reader)
-    labels = family._name_labels(labels, config.data.labels)
+    texts, labels = read_table(dataset_path(config.data.root, config.data.train), config.data.reader)
+    labels = name_labels(labels, config.data.labels)
     chosen = random.Random(seed).sample(range(len(texts)), n)
     return config, [texts[i] for i in chosen], [labels[i] for i in chosen]
 
@@ -66,8 +65,7 @@ def ours(config, texts, labels, max_length=None, layers=None):
     import keras
 
     from rnnzoo.models import get_family
-    from rnnzoo.models.classifier import family
-    from rnnzoo.training.trainer import make_optimizer
+    from rnnzoo.training.optimizers import make_optimizer
 
     if max_length:
         config.data.max_length, config.data.train_max_length = max_length, None

@@ -32,6 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, models_dir, packaged_dir
 from rnnzoo.utils import sha256
 
 INDEX = "index.json"
@@ -58,8 +59,6 @@ def cache_dir():
 # ---------------------------------------------------------------- the record
 def index_file():
     """The record: `<models_dir>/index.json` (the checkout's), else the one shipped in the package."""
-    from rnnzoo.zoo import models_dir, packaged_dir
-
     for path in (os.path.join(models_dir(), INDEX), os.path.join(packaged_dir(), INDEX)):
         if os.path.exists(path):
             return path
@@ -96,8 +95,6 @@ def index_entry(directory, name):
 
 def write_index(models_directory=None, names=None):
     """(Re)write `<models_directory>/index.json` for `names` (default: every artifact there)."""
-    from rnnzoo.zoo import MODEL_FILE, models_dir
-
     models_directory = models_directory or models_dir()
     path = os.path.join(models_directory, INDEX)
     models = {}
@@ -162,8 +159,6 @@ def fetch_url(url):
     A folder's files are checked against its `checksums.json`; a `.keras` file
     is fetched as it is (nothing records its hash).
     """
-    from rnnzoo.zoo import CHECKSUMS, MODEL_FILE
-
     url = url.rstrip("/")
     target = os.path.join(cache_dir(), "urls", hashlib.sha256(url.encode()).hexdigest()[:16])
     if url.endswith(".keras"):

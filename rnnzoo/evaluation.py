@@ -48,7 +48,8 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
 
     import rnnzoo
     from rnnzoo.models import get_family
-    from rnnzoo.zoo import artifact_dir, load, write_checksums
+    from rnnzoo.artifacts import write_checksums
+    from rnnzoo.zoo import artifact_dir, load
 
     directory = artifact_dir(os.fspath(name_or_path))
     task = load(directory)
@@ -93,7 +94,7 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         with open(os.path.join(directory, METRICS), "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
-        extra = family.model_card_extra(config, record, _other_records(directory))
+        extra = family.model_card_extra(config, record, shipped_metrics(exclude=config.name))
         with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
             f.write(model_card(config, record, directory, extra))
         write_checksums(directory)
@@ -101,13 +102,19 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
     return record
 
 
-def _other_records(directory):
-    """The metrics records of the other artifacts beside `directory` (for the model card's comparisons)."""
-    parent = os.path.dirname(os.path.abspath(directory))
+def shipped_metrics(exclude=None):
+    """The metrics records (`metrics.json`) of the zoo's shipped models, by name, leaving out `exclude`.
+
+    What a model card compares its model with: the families' `model_card_extra` get these
+    records instead of reading the zoo's folders themselves.
+    """
+    from rnnzoo.artifacts import models_dir
+
+    root = models_dir()
     records = []
-    for name in sorted(os.listdir(parent)):
-        path = os.path.join(parent, name, METRICS)
-        if os.path.join(parent, name) != os.path.abspath(directory) and os.path.exists(path):
+    for name in sorted(os.listdir(root) if os.path.isdir(root) else []):
+        path = os.path.join(root, name, METRICS)
+        if name != exclude and os.path.exists(path):
             with open(path) as f:
                 records.append(json.load(f))
     return records
@@ -115,8 +122,8 @@ def _other_records(directory):
 
 def _refresh_download_record(directory, name):
     """Keep `saved_models/index.json` describing the zoo's own artifact after its card and metrics change."""
+    from rnnzoo.artifacts import models_dir
     from rnnzoo.downloads import INDEX, write_index
-    from rnnzoo.zoo import models_dir
 
     parent = os.path.dirname(os.path.abspath(directory))
     if os.path.basename(os.path.abspath(directory)) == name and os.path.exists(os.path.join(parent, INDEX)):

@@ -199,7 +199,7 @@ def test_shipped_tagger_speaks_bio_and_keeps_its_label_file():
     import os
 
     import rnnzoo
-    from rnnzoo.zoo import models_dir
+    from rnnzoo.artifacts import models_dir
 
     path = os.path.join(models_dir(), "bilstm_ner", "vocabularies", "labels.txt")
     if not os.path.exists(path):

@@ -7,7 +7,7 @@ import pytest
 
 import rnnzoo
 from conftest import real_data
-from rnnzoo.zoo import models_dir
+from rnnzoo.artifacts import models_dir
 
 pytestmark = pytest.mark.slow
 

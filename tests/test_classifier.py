@@ -183,7 +183,7 @@ def test_bad_inputs(trained):
 
 @pytest.mark.slow
 def test_with_labels_finetune_and_reload(trained, tmp_path):
-    from rnnzoo.zoo import save_artifact
+    from rnnzoo.artifacts import save_artifact
 
     three = trained.with_labels(["negative", "neutral", "positive"])
     assert three.head == "multiclass" and three.backbone is trained.backbone
@@ -291,9 +291,11 @@ def test_sentence_validation_split_keeps_phrases_of_held_out_sentences_out_of_tr
 
 
 def test_sentence_validation_split_refuses_long_documents(monkeypatch):
-    monkeypatch.setattr(family, "MAX_SPAN_WORK", 1000)
+    from rnnzoo.data import splits
+
+    monkeypatch.setattr(splits, "MAX_SPAN_WORK", 1000)
     with pytest.raises(ValueError, match="sentence \\+ phrase corpora.*train_validation_unit: row"):
-        family.hold_out_sentences([" ".join(["word"] * 100)], 0.1, seed=0)
+        splits.hold_out_sentences([" ".join(["word"] * 100)], 0.1, seed=0)
 
 
 # ---------------------------------------------------------------- shipped presets
@@ -305,7 +307,8 @@ SHIPPED = ("bilstm_imdb", "bigru_sst2", "vanilla_rnn_sst2")
 def test_shipped_model_accuracy_on_a_fixed_sample(name):
     """The shipped model reproduces, on the fixed 500-example sample, what `rnnzoo evaluate` recorded."""
     from rnnzoo.evaluation import sample_split
-    from rnnzoo.zoo import models_dir, read_metrics
+    from rnnzoo.artifacts import models_dir
+    from rnnzoo.zoo import read_metrics
 
     directory = os.path.join(models_dir(), name)
     if not os.path.exists(os.path.join(directory, "metrics.json")):

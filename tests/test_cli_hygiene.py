@@ -219,7 +219,8 @@ def test_cli_train_saves_by_default_and_overwrites_only_when_asked(tmp_path, mon
 
 def test_an_artifact_folder_gets_the_umask_permissions_like_mkdir(tmp_path):
     import rnnzoo
-    from rnnzoo.zoo import resolve_config, save_artifact
+    from rnnzoo.artifacts import save_artifact
+    from rnnzoo.zoo import resolve_config
 
     config = resolve_config(tiny_tagger_config(tmp_path / "data", train_sentences=16))
     task = rnnzoo.build(config)

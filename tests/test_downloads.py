@@ -74,7 +74,7 @@ def published(tmp_path, monkeypatch):
     (folder / "model.keras").write_bytes(os.urandom(50_000))
     (folder / "vocabularies" / "words.txt").write_text("[UNK]\nthe\nfilm\n")
     (folder / "MODEL_CARD.md").write_text("# tiny\n")
-    from rnnzoo.zoo import write_checksums
+    from rnnzoo.artifacts import write_checksums
 
     write_checksums(str(folder))
     entry = index_entry(str(folder), "tiny")

@@ -42,7 +42,7 @@ def test_two_workers_train_identically_and_match_single_worker(tmp_path):
     assert len(losses) == 2 and losses[1] < losses[0]
 
     # The chief wrote one complete artifact (checksums verified); nothing was left half-written beside it.
-    from rnnzoo.zoo import verify_checksums
+    from rnnzoo.artifacts import verify_checksums
 
     verify_checksums(str(artifact))
     import rnnzoo

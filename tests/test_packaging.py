@@ -35,6 +35,8 @@ def test_a_wheel_installed_elsewhere_lists_downloads_and_predicts(tmp_path):
     (wheel,) = [str(p) for p in (tmp_path / "dist").glob("rnnzoo-*.whl")]
     names = zipfile.ZipFile(wheel).namelist()
     assert "rnnzoo/_packaged/zoo_configs/bilstm_ner.yaml" in names and "rnnzoo/_packaged/index.json" in names
+    # Every package ships, rnnzoo.training included (load() compiles with its make_optimizer).
+    assert {"rnnzoo/training/optimizers.py", "rnnzoo/training/trainer.py", "rnnzoo/artifacts.py"} <= set(names)
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])

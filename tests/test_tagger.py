@@ -178,7 +178,7 @@ def test_host_decoding_matches_the_graph_decoder(tiny_tagger):
 
 def test_evaluation_writes_metrics_and_model_card(tiny_tagger, tmp_path):
     from rnnzoo.evaluation import evaluate_model
-    from rnnzoo.zoo import verify_checksums, write_checksums
+    from rnnzoo.artifacts import verify_checksums, write_checksums
 
     _, out = tiny_tagger
     copy = tmp_path / "evaluated"

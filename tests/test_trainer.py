@@ -72,7 +72,7 @@ def _default():
 
 def test_learning_rate_scaling_rule():
     from rnnzoo.config import TrainingConfig
-    from rnnzoo.training.trainer import make_optimizer
+    from rnnzoo.training.optimizers import make_optimizer
 
     optimizer = make_optimizer(TrainingConfig(learning_rate=0.01, clipnorm=1.0), learning_rate_scale=4.0)
     assert abs(float(optimizer.learning_rate) - 0.04) < 1e-7 and optimizer.clipnorm == 1.0
@@ -150,7 +150,8 @@ def test_validation_scores_the_averaged_weights_and_training_continues_on_the_ra
 def test_ema_momentum_trains_and_ends_with_the_averaged_weights(tmp_path, loop):
     import numpy as np
 
-    from rnnzoo.training.trainer import make_optimizer, train
+    from rnnzoo.training.optimizers import make_optimizer
+    from rnnzoo.training.trainer import train
     from rnnzoo.config import TrainingConfig
 
     optimizer = make_optimizer(TrainingConfig(ema_momentum=0.99))

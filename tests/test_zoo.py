@@ -6,7 +6,8 @@ import os
 import pytest
 
 import rnnzoo
-from rnnzoo.zoo import configs_dir, list_models, resolve_config
+from rnnzoo.artifacts import configs_dir
+from rnnzoo.zoo import list_models, resolve_config
 
 
 def test_every_zoo_config_validates():
@@ -63,7 +64,7 @@ def _copy_artifact(name, to):
 
 
 def test_checksums_cover_weights_and_vocabularies_not_documentation(tmp_path):
-    from rnnzoo.zoo import verify_checksums
+    from rnnzoo.artifacts import verify_checksums
 
     for name in list_models(trained_only=True):
         with open(os.path.join(ROOT, "saved_models", name, "checksums.json")) as f:
@@ -188,7 +189,7 @@ def test_evaluate_keeps_checksums_and_the_download_record_consistent(tiny_tagger
 
     from rnnzoo.downloads import index_entry, write_index
     from rnnzoo.evaluation import evaluate_model
-    from rnnzoo.zoo import verify_checksums
+    from rnnzoo.artifacts import verify_checksums
 
     _, out = tiny_tagger
     models = tmp_path / "models"

@@ -301,7 +301,7 @@ class Task(keras.Model):
         >>> hero.save_to_preset("hero_tagger")       # doctest: +SKIP
         >>> rnnzoo.load("hero_tagger").predict(["Ironman punched Hulk"])  # doctest: +SKIP
         """
-        from rnnzoo.zoo import CHECKSUMS, MODEL_FILE, save_artifact
+        from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, save_artifact
 
         preset_dir = os.path.abspath(os.fspath(preset_dir))
         is_artifact = any(os.path.exists(os.path.join(preset_dir, f)) for f in (MODEL_FILE, CHECKSUMS))

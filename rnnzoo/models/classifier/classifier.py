@@ -396,38 +396,15 @@ class TextClassifier(Task):
             `{"accuracy", "examples", "per_label": {name: {"precision", "recall", "f1", "support"}}}`;
             multilabel adds `"micro_f1"` and its accuracy is the exact-match rate.
         """
+        from rnnzoo.metrics import classification_scores, multilabel_scores
+
         texts = self.check_texts(x)
         batch_size = check_batch_size(batch_size, 128)
         gold = self.encode_labels(y, len(texts))
         probabilities = self.predict_proba(texts, batch_size=batch_size)
         if self.head == "multilabel":
-            predicted = (probabilities >= self.threshold).astype("float32")
-            tp = float((predicted * gold).sum())
-            micro_f1 = 2 * tp / max(1.0, float(predicted.sum() + gold.sum()))
-            return {
-                "accuracy": round(100 * float(np.mean(np.all(predicted == gold, axis=1))), 2),
-                "micro_f1": round(100 * micro_f1, 2),
-                "examples": len(texts),
-            }
-        predicted = np.argmax(probabilities, axis=1)
-        per_label = {}
-        for i, name in enumerate(self.labels):
-            tp = int(np.sum((predicted == i) & (gold == i)))
-            n_pred, n_gold = int(np.sum(predicted == i)), int(np.sum(gold == i))
-            precision = tp / n_pred if n_pred else 0.0
-            recall = tp / n_gold if n_gold else 0.0
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-            per_label[name] = {
-                "precision": round(100 * precision, 2),
-                "recall": round(100 * recall, 2),
-                "f1": round(100 * f1, 2),
-                "support": n_gold,
-            }
-        return {
-            "accuracy": round(100 * float(np.mean(predicted == gold)), 2),
-            "examples": len(texts),
-            "per_label": per_label,
-        }
+            return multilabel_scores(gold, probabilities >= self.threshold)
+        return classification_scores(gold, np.argmax(probabilities, axis=1), self.labels)
 
     # ------------------------------------------------------------- new labels
     def with_labels(self, labels, head=None):

@@ -1,4 +1,4 @@
-"""The classifier family's hooks for the one training entry point (`rnnzoo.train`).
+"""The classifier family: its declaration (`ClassifierFamily`), config sections and training hooks.
 
 Data: `reader: csv` or `reader: tsv` files (optionally gzip) with a header;
 the text column is `data.text_column` (default: `text` or `sentence`) and the
@@ -9,61 +9,16 @@ For a multilabel head, a label cell lists names separated by `|`.
 """
 
 import collections
-import csv
-import gzip
 import random
 from dataclasses import dataclass
 from typing import Optional
 
 from rnnzoo.data.paths import read_splits
+from rnnzoo.data.splits import hold_out_sentences
+from rnnzoo.data.tables import READERS, name_labels, read_table
 from rnnzoo.models.registry import Family, register_family
 from rnnzoo.schema import DataConfig, RecurrentArchitecture, option
-
-READERS = {"csv": ",", "tsv": "\t"}
-TEXT_COLUMNS = ("text", "sentence", "review")
-#: Seed of the fixed sample `evaluate(..., limit=n)` draws.
-SAMPLE_SEED = 0
-
-
-def read_table(path, reader="csv", text_column=None, label_column=None):
-    """Read `(texts, raw_labels)` from a CSV/TSV file with a header row.
-
-    TSV files are read with quoting disabled (GLUE's convention: a `"` is
-    text); CSV files use RFC 4180 quoting. `.gz` files are decompressed.
-    """
-    if reader not in READERS:
-        raise ValueError(f"the classifier family reads {sorted(READERS)} data, got reader {reader!r}.")
-    opener = gzip.open if str(path).endswith(".gz") else open
-    quoting = csv.QUOTE_NONE if reader == "tsv" else csv.QUOTE_MINIMAL
-    csv.field_size_limit(1 << 24)
-    with opener(path, "rt", encoding="utf-8", newline="") as f:
-        rows = csv.DictReader(f, delimiter=READERS[reader], quoting=quoting)
-        header = rows.fieldnames or []
-        text_column = text_column or next((c for c in TEXT_COLUMNS if c in header), None)
-        label_column = label_column or "label"
-        for column, what in ((text_column, "text"), (label_column, "label")):
-            if column not in header:
-                raise ValueError(
-                    f"{path}: no {what} column {column!r}; the header is {header}. "
-                    f"Set data.{what}_column to the right column name."
-                )
-        texts, labels = [], []
-        for line, row in enumerate(rows, 2):
-            text, label = row[text_column], row[label_column]
-            if text is None or label is None:
-                raise ValueError(f"{path}:{line}: the row has fewer columns than the header.")
-            texts.append(text)
-            labels.append(label.strip())
-    return texts, labels
-
-
-def _name_labels(raw, names, multilabel=False):
-    """Map raw label cells to names (integer ids index `names` when given)."""
-    split = (lambda cell: [p for p in cell.split("|") if p]) if multilabel else (lambda cell: [cell])
-    cells = [split(c) for c in raw]
-    if names and all(p.isdigit() and int(p) < len(names) for ps in cells for p in ps):
-        cells = [[names[int(p)] for p in ps] for ps in cells]
-    return cells if multilabel else [ps[0] for ps in cells]
+from rnnzoo.text.vocabulary import build_word_vocabulary
 
 
 def load_data(config):
@@ -77,7 +32,7 @@ def load_data(config):
 
     def read(path):
         texts, raw = read_table(path, d.reader, d.text_column, d.label_column)
-        return texts, _name_labels(raw, d.labels, multilabel)
+        return texts, name_labels(raw, d.labels, multilabel)
 
     splits = read_splits(d, read)
     if "validation" not in splits and d.train_validation_split > 0:
@@ -93,69 +48,6 @@ def load_data(config):
         splits["validation"] = pick(held)
         splits["train"] = pick(train)
     return splits
-
-
-#: `hold_out_sentences` refuses corpora whose span search would take longer than this many sub-spans.
-MAX_SPAN_WORK = 50_000_000
-
-
-def hold_out_sentences(texts, fraction, seed):
-    """A leak-free validation split for sentence + phrase corpora such as GLUE SST-2.
-
-    GLUE SST-2's training rows are sentences together with their parse-tree
-    phrases, each labelled. A random part of the rows puts phrases of one
-    sentence on both sides, so validation accuracy is inflated and picks
-    models for the wrong reason. Here the whole texts (rows that are no
-    contiguous word span of another row; texts are split on whitespace) are
-    sampled instead: a seeded `fraction` of them is held out, and every row
-    found only inside held-out texts leaves training. A phrase also found in
-    a training sentence stays in training.
-
-    Args:
-        texts: the training texts.
-        fraction: the part of the whole texts to hold out, in (0, 1).
-        seed: the sampling seed.
-
-    Returns:
-        `(train_indices, validation_indices)`, both sorted; validation holds
-        whole texts only.
-
-    Example:
-    >>> hold_out_sentences(["a good film", "good film", "a bad one", "bad", "fine"], 0.34, seed=0)
-    ([0, 1, 4], [2])
-    """
-    spans = [tuple(text.split()) for text in texts]
-    rows = collections.defaultdict(list)  # span -> the row indices with that text
-    for i, span in enumerate(spans):
-        rows[span].append(i)
-    work = sum(len(span) * (len(span) - 1) // 2 for span in rows)
-    if work > MAX_SPAN_WORK:
-        raise ValueError(
-            f"data.train_validation_unit 'sentence' looks for phrases inside the training texts; these are too "
-            f"long for it ({work:,} word spans to check). It is meant for sentence + phrase corpora such as "
-            "GLUE SST-2; use train_validation_unit: row (or give data.validation)."
-        )
-    # Longest first: a row inside another is skipped, since its container's spans cover its own.
-    containers = collections.defaultdict(list)  # span -> the whole texts it occurs in (other than itself)
-    whole = []
-    for span in sorted(rows, key=lambda s: (-len(s), s)):
-        if span in containers:
-            continue
-        whole.append(span)
-        for start in range(len(span)):
-            for end in range(start + 1, len(span) + 1 - (start == 0)):
-                inner = span[start:end]
-                if inner in rows and (not containers[inner] or containers[inner][-1] != span):
-                    containers[inner].append(span)
-    random.Random(seed).shuffle(whole)
-    held = set(whole[: max(1, int(round(len(whole) * fraction)))])
-    train, validation = [], []
-    for span, indices in rows.items():
-        if span in held:
-            validation += indices
-        elif not (containers.get(span) and all(c in held for c in containers[span])):
-            train += indices
-    return sorted(train), sorted(validation)
 
 
 def count_words(texts, batch_size=1024):
@@ -174,28 +66,18 @@ def count_words(texts, batch_size=1024):
 def build_vocabulary(config, train_texts):
     """Words (most frequent training words first) and, with GloVe, the embedding matrix.
 
-    With `architecture.embeddings`, the vocabulary is topped up to
-    `architecture.max_vocabulary` with GloVe's most frequent words that the
-    training text lacks, so words first seen at test time still get
-    pretrained vectors.
+    The `architecture.max_vocabulary` most frequent training words; with
+    `architecture.embeddings`, topped up to that cap with GloVe's most
+    frequent words that the training text lacks, so words first seen at test
+    time still get pretrained vectors (`rnnzoo.text.vocabulary.build_word_vocabulary`).
 
     Returns:
         `(words, matrix or None, coverage or None)`.
     """
-    from rnnzoo.data.glove import embedding_matrix, read_glove
-
     a = config.architecture
     counts = count_words(train_texts)
-    words = sorted(counts, key=lambda w: (-counts[w], w))
-    cap = a.max_vocabulary or len(words)
-    words = words[:cap]
-    if not a.embeddings:
-        return words, None, None
-    vectors = read_glove(a.embeddings, words=set(words), top=cap)
-    known = set(words)
-    words += [w for w in vectors if w not in known][: max(0, cap - len(words))]
-    matrix, coverage = embedding_matrix(words, vectors, a.embedding_dim, seed=config.training.seed)
-    return words, matrix, coverage
+    cap = a.max_vocabulary or len(counts)
+    return build_word_vocabulary(counts, a.embeddings, a.embedding_dim, cap=cap, glove_top=cap, seed=config.training.seed)
 
 
 def label_names(config, labels):
@@ -225,18 +107,25 @@ def bow_baseline(data, split="test", max_features=50_000):
     return round(100.0 * sum(p == g for p, g in zip(predicted, test_y)) / len(test_y), 2)
 
 
-def model_card_extra(config, record, others=()):
-    """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline."""
+def model_card_extra(config, record, others):
+    """Per-label scores, the other shipped classifiers on the same data, and the BoW baseline.
+
+    Args:
+        config: the evaluated model's `ZooConfig`.
+        record: its metrics record (what `rnnzoo evaluate` writes to `metrics.json`).
+        others: the metrics records of the zoo's other shipped models (`rnnzoo.evaluation` reads them).
+    """
     lines = []
     if record.get("per_label"):
         lines += ["## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         for name, v in record["per_label"].items():
             lines.append(f"| {name} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |")
         lines.append("")
-    rows = []
-    for other in others:
-        if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file"):
-            rows.append((other.get("model"), other.get("accuracy")))
+    rows = [
+        (other.get("model"), other.get("accuracy"))
+        for other in others
+        if other.get("family") == "classifier" and other.get("data_file") == record.get("data_file")
+    ]
     rows.append((f"**{config.name}** (this model)", record.get("accuracy")))
     baseline = None
     if config.architecture.head != "multilabel":

@@ -11,6 +11,7 @@ from rnnzoo.data.conll import read_conll
 from rnnzoo.data.paths import read_splits, split_files
 from rnnzoo.models.registry import Family, register_family
 from rnnzoo.schema import DataConfig, RecurrentArchitecture, option
+from rnnzoo.text.vocabulary import build_word_vocabulary
 
 NER_TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC"]
 
@@ -119,27 +120,24 @@ class TaggerFamily(Family):
 def build_vocabularies(config, train_sentences, extra_sentences=()):
     """Word and character vocabularies (plus GloVe vectors when configured).
 
-    Words: every lower-cased training word, plus -- with GloVe -- the GloVe
-    words that occur in `extra_sentences` (unlabelled text of the other splits,
-    as Lample et al. do) and the `architecture.max_vocabulary` most frequent
-    GloVe words, so words never seen in training still get pretrained vectors.
+    Words (`rnnzoo.text.vocabulary.build_word_vocabulary`): every lower-cased
+    training word, plus -- with GloVe -- the GloVe words that occur in
+    `extra_sentences` (unlabelled text of the other splits, as Lample et al.
+    do) and the `architecture.max_vocabulary` most frequent GloVe words, so
+    words never seen in training still get pretrained vectors.
     """
-    from rnnzoo.data.glove import embedding_matrix, read_glove
-
     a = config.architecture
     counts = collections.Counter(w.lower() for s in train_sentences for w in s)
-    words = sorted(counts, key=lambda w: (-counts[w], w))
     chars = collections.Counter(c for s in train_sentences for w in s for c in w)
     char_vocabulary = sorted(c for c, n in chars.items() if n >= 1)
-    matrix, coverage = None, None
-    if a.embeddings:
-        wanted = set(counts) | {w.lower() for s in extra_sentences for w in s}
-        vectors = read_glove(a.embeddings, words=wanted, top=a.max_vocabulary or 0)
-        known = set(words)
-        words += [w for w in vectors if w not in known and w in wanted]
-        known = set(words)
-        words += [w for w in vectors if w not in known]
-        matrix, coverage = embedding_matrix(words, vectors, a.embedding_dim, seed=config.training.seed)
+    words, matrix, coverage = build_word_vocabulary(
+        counts,
+        a.embeddings,
+        a.embedding_dim,
+        extra_words={w.lower() for s in extra_sentences for w in s},
+        glove_top=a.max_vocabulary or 0,
+        seed=config.training.seed,
+    )
     return words, char_vocabulary, matrix, coverage
 
 

@@ -466,7 +466,7 @@ class BidirectionalTagger(Task):
             `{"precision", "recall", "f1", "per_type": {TYPE: {...}}, "sentences", "tokens"}`
             with scores in percent.
         """
-        from rnnzoo.training.metrics import entity_scores
+        from rnnzoo.metrics import entity_scores
 
         check_batch_size(batch_size, self.default_batch_size)
         sentences, gold = self._as_token_lists(x, y)
