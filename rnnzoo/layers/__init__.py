@@ -2,7 +2,7 @@
 text encoder, the CRF, word dropout."""
 
 from rnnzoo.layers.crf import CRF, crf_decode, crf_decode_numpy, crf_log_likelihood
-from rnnzoo.layers.encoder import RecurrentEncoder
+from rnnzoo.layers.encoder import RecurrentEncoder, encoder_arguments
 from rnnzoo.layers.recurrent import CELLS, Bidirectional, recurrent_cell, recurrent_layer
 from rnnzoo.layers.vanilla_rnn import VanillaRNN, VanillaRNNCell
 from rnnzoo.layers.word_dropout import WordDropout
@@ -12,6 +12,7 @@ __all__ = [
     "Bidirectional",
     "CRF",
     "RecurrentEncoder",
+    "encoder_arguments",
     "VanillaRNN",
     "VanillaRNNCell",
     "WordDropout",

@@ -106,3 +106,32 @@ class RecurrentEncoder:
         if mask is None:
             mask = ops.not_equal(token_ids, 0)
         return self.encode(self.embed(token_ids), mask, return_sequences=return_sequences)
+
+
+def encoder_arguments(architecture, embeddings=None):
+    """The backbone arguments every text family reads from its config's shared recurrent keys.
+
+    Args:
+        architecture: a config `architecture` section (`rnnzoo.schema.RecurrentArchitecture`).
+        embeddings: optional `(vocabulary_size, embedding_dim)` matrix of initial word vectors.
+
+    Returns:
+        `embedding_dim`, `cell`, `units`, `num_layers`, `bidirectional`,
+        `dropout`, `recurrent_dropout`, `activation`, `trainable_embeddings`
+        and `embeddings_initializer`, as the backbones' constructors name them.
+    """
+    import keras
+
+    a = architecture
+    return {
+        "embedding_dim": a.embedding_dim,
+        "cell": a.cell,
+        "units": a.units,
+        "num_layers": a.layers,
+        "bidirectional": a.bidirectional,
+        "dropout": a.dropout,
+        "recurrent_dropout": a.recurrent_dropout,
+        "activation": a.activation,
+        "trainable_embeddings": a.trainable_embeddings,
+        "embeddings_initializer": keras.initializers.Constant(embeddings) if embeddings is not None else "uniform",
+    }

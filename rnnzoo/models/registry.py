@@ -118,6 +118,21 @@ def _import(path):
     return getattr(importlib.import_module(module), attribute)
 
 
+def lazy_exports(package, exports):
+    """`(__getattr__, __all__)` for a family package: `exports` maps a public name to its module.
+
+    A family's `__init__.py` stays light (finding the family imports no Keras);
+    `from rnnzoo.models.tagger import BidirectionalTagger` imports the class then.
+    """
+
+    def __getattr__(name):
+        if name in exports:
+            return getattr(importlib.import_module(exports[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__, sorted(exports)
+
+
 def register_family(cls):
     """Class decorator: register (an instance of) a `Family` subclass under its `name`."""
     missing = [a for a in ("name", "task", "architecture", "data") if getattr(cls, a) is None]

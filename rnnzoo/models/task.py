@@ -309,15 +309,30 @@ class Task(keras.Model):
             raise FileExistsError(f"{preset_dir} holds other files, not an rnnzoo artifact; refusing to replace it.")
         return save_artifact(self, getattr(self, "zoo_config", None), preset_dir, overwrite=overwrite)
 
+    def _keep_arguments(self, backbone, preprocessor, **arguments):
+        """Keep the constructor's arguments as attributes (after `super().__init__`); `get_config` returns them."""
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        for name, value in arguments.items():
+            setattr(self, name, value)
+        self.__dict__["_task_arguments"] = tuple(arguments)  # untracked by Keras
+        self.small_batch_xla = True  # small predict batches through XLA on TensorFlow (see `CompiledCall`)
+
+    def _derive(self, new):
+        """`new`, a task made from this one (`with_labels`, ...), keeps its zoo config (`save_to_preset` writes it)."""
+        if getattr(self, "zoo_config", None) is not None:
+            new.zoo_config = self.zoo_config
+        return new
+
     def get_config(self):
-        # Functional config is replaced by the constructor arguments, as in keras-hub;
-        # subclasses add their own arguments to this.
+        # Functional config is replaced by the constructor arguments, as in keras-hub.
         preprocessor = getattr(self, "preprocessor", None)
         return {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "preprocessor": keras.saving.serialize_keras_object(preprocessor) if preprocessor is not None else None,
+            **{name: getattr(self, name) for name in self.__dict__.get("_task_arguments", ())},
         }
 
     @classmethod
@@ -342,6 +357,16 @@ def _one_pass_per_epoch(steps):
         if steps is None:
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         yield
+
+
+def as_text(item, index, what="item"):
+    """`item`, with bytes read as UTF-8 (a `ValueError` naming `what` `index` when they are not)."""
+    if isinstance(item, bytes):
+        try:
+            return item.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{what} {index} is bytes that are not valid UTF-8: {error}") from None
+    return item
 
 
 def warn_near_prior(empty, unknown, total, kind="texts", unknown_what="known word", stacklevel=3):

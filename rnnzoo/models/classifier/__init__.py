@@ -1,23 +1,12 @@
-"""The many-to-one text classifier family: sentiment, topic, intent (declared in `family.py`).
+"""The many-to-one text classifier family: sentiment, topic, intent (declared in `family.py`; Keras classes load on first use)."""
 
-The Keras classes load on first use, so finding the family costs no Keras import.
-"""
+from rnnzoo.models.registry import lazy_exports
 
-import importlib
-
-_PUBLIC = {
-    "TextClassifier": "rnnzoo.models.classifier.classifier",
-    "build_classifier": "rnnzoo.models.classifier.classifier",
-    "ClassifierBackbone": "rnnzoo.models.classifier.backbone",
-    "MaskedPooling": "rnnzoo.models.classifier.backbone",
+_TASK, _BACKBONE = "rnnzoo.models.classifier.classifier", "rnnzoo.models.classifier.backbone"
+__getattr__, __all__ = lazy_exports(__name__, {
+    "TextClassifier": _TASK,
+    "build_classifier": _TASK,
+    "ClassifierBackbone": _BACKBONE,
+    "MaskedPooling": _BACKBONE,
     "ClassifierPreprocessor": "rnnzoo.models.classifier.preprocessor",
-}
-
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_PUBLIC)
+})

@@ -4,11 +4,13 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from rnnzoo.layers import encoder_arguments
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
 from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.task import (
     InputError,
     Task,
+    as_text,
     check_batch_size,
     check_positive_int,
     warn_near_prior,
@@ -72,13 +74,9 @@ class TextClassifier(Task):
         x = layers.Dropout(dropout, name="head_dropout")(x)
         logits = layers.Dense(1 if head == "binary" else num_labels, name="logits")(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        self.backbone = backbone
-        self.preprocessor = preprocessor
-        self.head = head
-        self.dense_units = dense_units
-        self.dropout = dropout
-        self.threshold = threshold
-        self.small_batch_xla = True  # see _probabilities_fn
+        self._keep_arguments(
+            backbone, preprocessor, head=head, dense_units=dense_units, dropout=dropout, threshold=threshold
+        )
 
     # ------------------------------------------------------------------ graph
     @property
@@ -136,11 +134,7 @@ class TextClassifier(Task):
             raise InputError(f"texts must be a str or a list of str, got {type(texts).__name__} ({texts!r:.40}).")
         out = []
         for i, text in enumerate(texts):
-            if isinstance(text, bytes):
-                try:
-                    text = text.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise ValueError(f"text {i} is bytes that are not valid UTF-8: {error}") from None
+            text = as_text(text, i, "text")
             if not isinstance(text, str):
                 raise InputError(
                     f"text {i} is {type(text).__name__} ({text!r:.40}); a text classifier takes str texts. "
@@ -440,9 +434,7 @@ class TextClassifier(Task):
         )
         if self.dense_units:
             new.get_layer("head_dense").set_weights(self.get_layer("head_dense").get_weights())
-        if getattr(self, "zoo_config", None) is not None:
-            new.zoo_config = self.zoo_config
-        return new
+        return self._derive(new)
 
     # ------------------------------------------------------------- export
     def serving_signature(self):
@@ -469,20 +461,6 @@ class TextClassifier(Task):
     def vocabularies(self):
         """Readable copies written next to the artifact."""
         return {"words": self.preprocessor.word_lookup.get_vocabulary(), "labels": self.labels}
-
-    # ------------------------------------------------------------- config
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "head": self.head,
-                "dense_units": self.dense_units,
-                "dropout": self.dropout,
-                "threshold": self.threshold,
-            }
-        )
-        return config
-
 
 #: How each `truncate` mode is described in warnings.
 _KEPT = {"head": "the first", "tail": "the last", "head_tail": "the first and last halves of"}
@@ -537,20 +515,7 @@ def build_classifier(word_vocabulary, labels, architecture, embeddings=None, max
     head = a.head if a.head in HEADS else ("binary" if len(labels) == 2 else "multiclass")
     preprocessor = make_preprocessor(word_vocabulary, labels, max_length=max_length, truncate=truncate)
     backbone = ClassifierBackbone(
-        vocabulary_size=len(word_vocabulary) + 2,
-        embedding_dim=a.embedding_dim,
-        cell=a.cell,
-        units=a.units,
-        num_layers=a.layers,
-        bidirectional=a.bidirectional,
-        pooling=a.pooling,
-        dropout=a.dropout,
-        recurrent_dropout=a.recurrent_dropout,
-        activation=a.activation,
-        trainable_embeddings=a.trainable_embeddings,
-        embeddings_initializer=(
-            keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
-        ),
+        vocabulary_size=len(word_vocabulary) + 2, pooling=a.pooling, **encoder_arguments(a, embeddings),
         name="classifier_backbone",
     )
     return TextClassifier(

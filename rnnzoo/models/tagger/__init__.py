@@ -1,24 +1,13 @@
-"""The BiLSTM(-CRF) named-entity tagger family (declared in `family.py`).
+"""The BiLSTM(-CRF) named-entity tagger family (declared in `family.py`; Keras classes load on first use)."""
 
-The Keras classes load on first use, so finding the family costs no Keras import.
-"""
+from rnnzoo.models.registry import lazy_exports
 
-import importlib
-
-_PUBLIC = {
-    "BidirectionalTagger": "rnnzoo.models.tagger.tagger",
-    "build_tagger": "rnnzoo.models.tagger.tagger",
-    "CharEncoder": "rnnzoo.models.tagger.backbone",
-    "TaggerBackbone": "rnnzoo.models.tagger.backbone",
+_TASK, _BACKBONE = "rnnzoo.models.tagger.tagger", "rnnzoo.models.tagger.backbone"
+__getattr__, __all__ = lazy_exports(__name__, {
+    "BidirectionalTagger": _TASK,
+    "build_tagger": _TASK,
+    "CharEncoder": _BACKBONE,
+    "TaggerBackbone": _BACKBONE,
     "TaggerPreprocessor": "rnnzoo.models.tagger.preprocessor",
     "bio_to_spans": "rnnzoo.models.tagger.spans",
-}
-
-
-def __getattr__(name):
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = sorted(_PUBLIC)
+})

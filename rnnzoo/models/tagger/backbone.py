@@ -111,6 +111,7 @@ class TaggerBackbone(keras.Model):
         trainable_embeddings: fine-tune the word embeddings (False keeps
             pretrained vectors fixed, so words seen in training and words
             only GloVe knows stay in one vector space).
+        activation: the vanilla cell's nonlinearity (ignored by gru/lstm).
         word_dropout: training-time probability of reading a word as
             out-of-vocabulary (`rnnzoo.layers.WordDropout`); 0 disables it.
 
@@ -145,6 +146,7 @@ class TaggerBackbone(keras.Model):
         embeddings_initializer="uniform",
         trainable_embeddings=True,
         word_dropout=0.0,
+        activation="tanh",
         **kwargs,
     ):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -153,7 +155,7 @@ class TaggerBackbone(keras.Model):
         char_ids = keras.Input(shape=(None, None), dtype="int32", name="char_ids")
         encoder = RecurrentEncoder(
             vocabulary_size, embedding_dim, cell=cell, units=units, num_layers=num_layers,
-            bidirectional=bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout,
+            bidirectional=bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout, activation=activation,
             embeddings_initializer=embeddings_initializer, trainable_embeddings=trainable_embeddings,
         )
         mask = ops.not_equal(token_ids, 0)
@@ -187,6 +189,7 @@ class TaggerBackbone(keras.Model):
         self.max_chars = max_chars
         self.trainable_embeddings = trainable_embeddings
         self.word_dropout = word_dropout
+        self.activation = activation
         self.output_dim = encoder.output_dim
 
     def get_config(self):
@@ -208,6 +211,7 @@ class TaggerBackbone(keras.Model):
             "max_chars": self.max_chars,
             "trainable_embeddings": self.trainable_embeddings,
             "word_dropout": self.word_dropout,
+            "activation": self.activation,
         }
 
     @classmethod

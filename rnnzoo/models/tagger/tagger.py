@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from rnnzoo.layers import CRF, crf_decode_numpy
+from rnnzoo.layers import CRF, crf_decode_numpy, encoder_arguments
 from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.tagger.backbone import TaggerBackbone
 from rnnzoo.models.tagger.spans import (
@@ -20,6 +20,7 @@ from rnnzoo.models.tagger.spans import (
 from rnnzoo.models.task import (
     InputError,
     Task,
+    as_text,
     check_batch_size,
     check_positive_int,
     warn_near_prior,
@@ -87,13 +88,8 @@ class BidirectionalTagger(Task):
         if head == "crf":
             emissions = CRF(num_tags, name="crf")(emissions)
         super().__init__(inputs=inputs, outputs=emissions, **kwargs)
-        self.backbone = backbone
-        self.preprocessor = preprocessor
-        self.head = head
-        self.dropout = dropout
-        self.tag_scheme = tag_scheme
+        self._keep_arguments(backbone, preprocessor, head=head, dropout=dropout, tag_scheme=tag_scheme)
         self._labels = labels
-        self.small_batch_xla = True  # see _emissions_fn
 
     # ------------------------------------------------------------------ graph
     @property
@@ -327,11 +323,7 @@ class BidirectionalTagger(Task):
         results = [None] * len(items)
         parsed = []
         for i, item in enumerate(items):
-            if isinstance(item, bytes):
-                try:
-                    item = item.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise ValueError(f"item {i} is bytes that are not valid UTF-8: {error}") from None
+            item = as_text(item, i)
             if isinstance(item, str):
                 spans = tokenize(item)
                 parsed.append((i, item, [t for t, _, _ in spans], spans))
@@ -518,9 +510,7 @@ class BidirectionalTagger(Task):
                 for j2, i2 in pairs:
                     n_trans[j, j2] = trans[i, i2]
             new.get_layer("crf").set_weights([n_trans, n_start, n_end])
-        if getattr(self, "zoo_config", None) is not None:
-            new.zoo_config = self.zoo_config  # save_to_preset writes it beside the weights
-        return new
+        return self._derive(new)
 
     def with_vocabulary(self, vectors):
         """A tagger whose word vocabulary also covers the words of `vectors`.
@@ -566,9 +556,7 @@ class BidirectionalTagger(Task):
         for name in ("emissions", "crf"):
             if self.head == "crf" or name == "emissions":
                 new.get_layer(name).set_weights(self.get_layer(name).get_weights())
-        if getattr(self, "zoo_config", None) is not None:
-            new.zoo_config = self.zoo_config  # save_to_preset writes it beside the weights
-        return new
+        return self._derive(new)
 
     # ------------------------------------------------------------- export
     def serving_signature(self):
@@ -608,16 +596,7 @@ class BidirectionalTagger(Task):
 
     # ------------------------------------------------------------- config
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "head": self.head,
-                "dropout": self.dropout,
-                "tag_scheme": self.tag_scheme,
-                "labels": None if self.preprocessor is not None else self.model_tags,
-            }
-        )
-        return config
+        return {**super().get_config(), "labels": None if self.preprocessor is not None else self.model_tags}
 
 
 class _Decode(layers.Layer):
@@ -728,22 +707,12 @@ def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddi
     backbone = TaggerBackbone(
         vocabulary_size=len(word_vocabulary) + 2,
         char_vocabulary_size=(len(char_vocabulary) + 2) if a.char_encoder else 0,
-        embedding_dim=a.embedding_dim,
-        cell=a.cell,
-        units=a.units,
-        num_layers=a.layers,
-        bidirectional=a.bidirectional,
-        dropout=a.dropout,
-        recurrent_dropout=a.recurrent_dropout,
         char_encoder=a.char_encoder,
         char_embedding_dim=a.char_embedding_dim,
         char_units=a.char_units,
         max_chars=a.max_chars,
-        trainable_embeddings=a.trainable_embeddings,
         word_dropout=a.word_dropout,
-        embeddings_initializer=(
-            keras.initializers.Constant(embeddings) if embeddings is not None else "uniform"
-        ),
+        **encoder_arguments(a, embeddings),
         name="tagger_backbone",
     )
     return BidirectionalTagger(
