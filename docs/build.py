@@ -129,6 +129,8 @@ API_SECTIONS = [
     ("rnnzoo.models.classifier", ["TextClassifier", "ClassifierBackbone", "build_classifier"]),
     ("rnnzoo.models", ["Family", "register_family", "get_family", "families", "family_of"]),
     ("rnnzoo.models.task", ["Task"]),
+    ("rnnzoo.models.backbone", ["Backbone"]),
+    ("rnnzoo.models.preprocessor", ["Preprocessor"]),
     ("rnnzoo.models.compiled", ["CompiledCall", "length_sorted_batches", "padded_shape", "tf_pad_batch"]),
     ("rnnzoo.schema", ["RecurrentArchitecture", "DataConfig", "TrainingConfig", "option"]),
     ("rnnzoo.config", ["load_config", "config_from_dict"]),

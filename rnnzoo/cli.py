@@ -117,7 +117,7 @@ def cmd_cache(args):
 def cmd_predict(args):
     import rnnzoo
 
-    from rnnzoo.models import family_of
+    from rnnzoo.models import Family, family_of
 
     texts = list(args.text)
     if not texts or texts == ["-"]:
@@ -125,7 +125,7 @@ def cmd_predict(args):
     if not texts:
         raise SystemExit("rnnzoo predict: give TEXT arguments (image files for image models) or lines on standard input.")
     model = rnnzoo.load(args.name, compile=False)
-    family = family_of(model)
+    family = family_of(model, default=Family())  # a model of no family prints as JSON
     if family.inputs == "image":
         missing = [t for t in texts if not os.path.isfile(t)]
         if missing:

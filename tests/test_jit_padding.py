@@ -47,7 +47,7 @@ def test_tagger_loss_ignores_padded_rows_and_steps(tiny_tagger_config, head):
     sentences, tags = [s for s, _ in TINY_SENTENCES], [t for _, t in TINY_SENTENCES]
     task = tagger_family.build(load_config(config), {"train": (sentences, tags)})
     batch = next(iter(task.make_dataset(sentences, tags, batch_size=4)))
-    padded = tf_pad_batch(batch, 16, task.time_axes())
+    padded = tf_pad_batch(batch, 16, task.preprocessor.time_axes())
     assert padded[0]["token_ids"].shape[0] == 16
     np.testing.assert_allclose(_loss(task, padded), _loss(task, batch), rtol=1e-5)
 
@@ -55,7 +55,7 @@ def test_tagger_loss_ignores_padded_rows_and_steps(tiny_tagger_config, head):
 def test_classifier_loss_ignores_padded_rows_and_steps():
     clf = tiny_classifier()
     batch = next(iter(clf.make_dataset(TEXTS, LABELS, batch_size=4)))
-    padded = tf_pad_batch(batch, 16, clf.time_axes())
+    padded = tf_pad_batch(batch, 16, clf.preprocessor.time_axes())
     assert padded[0].shape[0] == 16
     np.testing.assert_allclose(_loss(clf, padded), _loss(clf, batch), rtol=1e-5)
 

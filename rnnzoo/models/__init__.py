@@ -54,11 +54,16 @@ def get_family(name):
     return found[name]
 
 
-def family_of(task):
-    """The `Family` whose task class `task` is (or subclasses); a `ValueError` for a foreign model."""
+_NO_DEFAULT = object()
+
+
+def family_of(task, default=_NO_DEFAULT):
+    """The `Family` whose task class `task` is (or subclasses); `default`, else a `ValueError`, for another model."""
     for family in families().values():
         if isinstance(task, family.task_class()):
             return family
+    if default is not _NO_DEFAULT:
+        return default
     raise ValueError(f"{type(task).__name__} is not the task of any rnnzoo family ({', '.join(family_names())}).")
 
 

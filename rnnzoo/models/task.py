@@ -61,9 +61,9 @@ class Task(keras.Model):
     - `serving_signature()`: what the exported SavedModel serves (`export`);
     - `with_labels(labels)`: the same backbone with a head for a new label set
       (families with labels);
-    - the raw-data pipeline hooks behind the one `make_dataset`:
-      `examples`, `example_length`, `example_padding`, `batch_inputs`,
-      `time_axes` and `bucket_boundaries`.
+    - `examples(x, y)`: raw data -> single examples, behind the one
+      `make_dataset` (the preprocessor, a `rnnzoo.models.preprocessor.Preprocessor`,
+      says how they are batched).
 
     `fit`, `evaluate` and `make_dataset` are written here once: raw data goes
     through the family's hooks inside `tf.data` (shuffling, length buckets,
@@ -104,14 +104,14 @@ class Task(keras.Model):
     def make_dataset(self, x, y=None, batch_size=None, training=False, **options):
         """Raw data -> a vectorized `tf.data.Dataset` of `(inputs, targets[, sample_weight])` batches.
 
-        The family's `examples` reads `x`/`y` into a dataset of single
+        The task's `examples` reads `x`/`y` into a dataset of single
         examples. Training shuffles them and groups them into batches of
-        similar length (`bucket_boundaries`, `example_length`), so a batch is
-        padded to its own longest example; evaluation batches them in order.
-        `batch_inputs` then turns each batch into the model's tensors. On JAX,
-        batches are padded to `batch_size` rows and a few time lengths
-        (`time_axes`), so the jitted step compiles a few programs, not one per
-        shape.
+        similar length (the preprocessor's `bucket_boundaries` and
+        `example_length`), so a batch is padded to its own longest example;
+        evaluation batches them in order. The preprocessor's `batch_inputs`
+        then turns each batch into the model's tensors. On JAX, batches are
+        padded to `batch_size` rows and a few time lengths (its `time_axes`),
+        so the jitted step compiles a few programs, not one per shape.
 
         Args:
             x, y: raw data, as the family's `examples` reads it.
@@ -123,25 +123,26 @@ class Task(keras.Model):
 
         batch_size = self._batch_size(batch_size)
         dataset, count = self.examples(x, y, **options)
+        p = self.preprocessor
         if training:
             if self.cache_examples:
                 dataset = dataset.cache()
             dataset = dataset.shuffle(count or 10_000, reshuffle_each_iteration=True)
-            boundaries = list(self.bucket_boundaries(**options))
+            boundaries = list(p.bucket_boundaries(**options))
             dataset = dataset.bucket_by_sequence_length(
-                self.example_length,
+                p.example_length,
                 bucket_boundaries=boundaries,
                 bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-                padding_values=self.example_padding(),
+                padding_values=p.example_padding(),
             )
         else:
-            dataset = dataset.padded_batch(batch_size, padding_values=self.example_padding())
-        dataset = dataset.map(self.batch_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = dataset.padded_batch(batch_size, padding_values=p.example_padding())
+        dataset = dataset.map(p.batch_inputs, num_parallel_calls=tf.data.AUTOTUNE)
         if keras.backend.backend() == "jax":
             from rnnzoo.models.compiled import tf_pad_batch
 
             def pad(*batch):
-                return tf_pad_batch(batch, batch_size, self.time_axes(labelled=len(batch) > 1))
+                return tf_pad_batch(batch, batch_size, p.time_axes(labelled=len(batch) > 1))
 
             dataset = dataset.map(pad)
         return dataset.prefetch(tf.data.AUTOTUNE)
@@ -149,26 +150,6 @@ class Task(keras.Model):
     def examples(self, x, y=None, **options):  # pragma: no cover
         """Raw `x`/`y` -> `(tf.data.Dataset of single examples, count or None)`, checked."""
         raise NotImplementedError(f"{type(self).__name__} does not read raw data")
-
-    def example_length(self, *example):  # pragma: no cover
-        """An example's length (a scalar int32 tensor) for bucketing."""
-        raise NotImplementedError
-
-    def bucket_boundaries(self, **options):
-        """Length-bucket edges of training batches."""
-        return (8, 16, 24, 32, 48, 64, 128)
-
-    def example_padding(self):
-        """`padding_values` of `padded_batch` for an example (None: zeros / empty strings)."""
-        return None
-
-    def batch_inputs(self, *batch):
-        """A padded batch of examples -> `(inputs, targets[, sample_weight])` (default: as it is)."""
-        return batch
-
-    def time_axes(self, labelled=True):
-        """The time axis of each tensor `batch_inputs` returns (a structure like it: an int, or None for none)."""
-        raise NotImplementedError(f"{type(self).__name__} does not declare its time axes")
 
     # ------------------------------------------------------------- the contract
     def score(self, x, y=None, batch_size=None):  # pragma: no cover

@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from rnnzoo.models.backbone import Backbone
 from rnnzoo.layers import RecurrentEncoder
 
 POOLINGS = ("last", "max", "mean", "max_mean")
@@ -63,7 +64,7 @@ class MaskedPooling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class ClassifierBackbone(keras.Model):
+class ClassifierBackbone(Backbone):
     """Word embeddings -> stacked (Bi)RNN -> masked pooling; one vector per text.
 
     The shared `rnnzoo.layers.RecurrentEncoder`, then a pooling over time.
@@ -131,36 +132,9 @@ class ClassifierBackbone(keras.Model):
         if pooling != "last":
             x = MaskedPooling(pooling, name="pooling")(x, mask=mask)
         super().__init__(inputs=token_ids, outputs=x, **kwargs)
-        self.vocabulary_size = vocabulary_size
-        self.embedding_dim = embedding_dim
-        self.cell = cell
-        self.units = units
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.pooling = pooling
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
-        self.activation = activation
-        self.trainable_embeddings = trainable_embeddings
+        self._keep_arguments(
+            vocabulary_size=vocabulary_size, embedding_dim=embedding_dim, cell=cell, units=units,
+            num_layers=num_layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, activation=activation, trainable_embeddings=trainable_embeddings,
+        )
         self.output_dim = encoder.output_dim * (2 if pooling == "max_mean" else 1)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "cell": self.cell,
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "pooling": self.pooling,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "activation": self.activation,
-            "trainable_embeddings": self.trainable_embeddings,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

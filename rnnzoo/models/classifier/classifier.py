@@ -18,8 +18,6 @@ from rnnzoo.models.task import (
 )
 
 HEADS = ("binary", "multiclass", "multilabel")
-#: Length-bucket edges (tokens); buckets above `max_length` are dropped.
-BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
 #: On TensorFlow, batches of at most this many texts (and `XLA_MAX_TIME` tokens) run through XLA
 #: (`TextClassifier._probabilities_fn`); larger batches run faster without it.
 XLA_MAX_BATCH = 8
@@ -225,27 +223,6 @@ class TextClassifier(Task):
         if max_length and max_length < self.preprocessor.max_length:
             return self.preprocessor.truncated(max_length)
         return self.preprocessor
-
-    def example_length(self, ids, labels=None):
-        import tensorflow as tf
-
-        return tf.shape(ids)[0]
-
-    def bucket_boundaries(self, max_length=None):
-        """`BUCKET_BOUNDARIES` below the tokens read (a bucket holds lengths up to its edge)."""
-        limit = self._truncated(max_length).max_length
-        return [b + 1 for b in BUCKET_BOUNDARIES if b < limit]
-
-    def batch_inputs(self, ids, labels=None):
-        """`(token_ids, labels, weight)`; the weight is 0 for all-padding rows (a JAX-padded batch's filler)."""
-        import tensorflow as tf
-
-        if labels is None:
-            return ids
-        return ids, labels, tf.cast(tf.reduce_any(tf.not_equal(ids, 0), axis=1), "float32")
-
-    def time_axes(self, labelled=True):
-        return (1, None, None) if labelled else (1,)
 
     # ------------------------------------------------------------- predict
     def predict_proba(self, x, batch_size=None, max_length=None):
@@ -458,9 +435,6 @@ class TextClassifier(Task):
         # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
         return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor, preprocessor.word_lookup]
 
-    def vocabularies(self):
-        """Readable copies written next to the artifact."""
-        return {"words": self.preprocessor.word_lookup.get_vocabulary(), "labels": self.labels}
 
 #: How each `truncate` mode is described in warnings.
 _KEPT = {"head": "the first", "tail": "the last", "head_tail": "the first and last halves of"}

@@ -4,9 +4,12 @@ import keras
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import LabelLookup, StringLayer, TokenLookup
+from rnnzoo.models.preprocessor import Preprocessor
+from rnnzoo.text.vectorizers import LabelLookup, TokenLookup
 
 TRUNCATIONS = ("head", "tail", "head_tail")
+#: Length-bucket edges of training batches (tokens); buckets above `max_length` are dropped.
+BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
 OOV_ID = 1
 
 
@@ -25,7 +28,7 @@ def tokenize_texts(strings):
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class ClassifierPreprocessor(StringLayer):
+class ClassifierPreprocessor(Preprocessor):
     """Holds a text classifier's vocabulary and label names; maps raw strings to token ids.
 
     Texts longer than `max_length` tokens are truncated (keeping the first,
@@ -103,6 +106,28 @@ class ClassifierPreprocessor(StringLayer):
     def dense(self, strings):
         """`(batch,)` strings -> `(batch, time)` int32 ids, right-padded with 0."""
         return self(strings).to_tensor(default_value=0)
+
+    # ------------------------------------------------------------- batching (see Task.make_dataset)
+    def example_length(self, ids, labels=None):
+        return tf.shape(ids)[0]
+
+    def bucket_boundaries(self, max_length=None):
+        """`BUCKET_BOUNDARIES` below the tokens read (a bucket holds lengths up to its edge)."""
+        limit = min(max_length or self.max_length, self.max_length)
+        return [b + 1 for b in BUCKET_BOUNDARIES if b < limit]
+
+    def batch_inputs(self, ids, labels=None):
+        """`(token_ids, labels, weight)`; the weight is 0 for all-padding rows (a JAX-padded batch's filler)."""
+        if labels is None:
+            return ids
+        return ids, labels, tf.cast(tf.reduce_any(tf.not_equal(ids, 0), axis=1), "float32")
+
+    def time_axes(self, labelled=True):
+        return (1, None, None) if labelled else (1,)
+
+    def vocabularies(self):
+        """Readable copies written next to the artifact."""
+        return {"words": self.word_lookup.get_vocabulary(), "labels": self.labels}
 
     def truncated(self, max_length):
         """The same preprocessor (shared vocabularies) keeping at most `max_length` tokens per text."""

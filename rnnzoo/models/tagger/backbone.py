@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from rnnzoo.models.backbone import Backbone
 from rnnzoo.layers import RecurrentEncoder, WordDropout
 
 
@@ -86,7 +87,7 @@ class CharEncoder(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class TaggerBackbone(keras.Model):
+class TaggerBackbone(Backbone):
     """Word embeddings (+ char features) -> stacked (Bi)RNN; one vector per token.
 
     The shared `rnnzoo.layers.RecurrentEncoder` with character features
@@ -174,46 +175,12 @@ class TaggerBackbone(keras.Model):
         x = layers.Concatenate(name="features")(features) if len(features) > 1 else features[0]
         x = encoder.encode(x, mask)
         super().__init__(inputs={"token_ids": token_ids, "char_ids": char_ids}, outputs=x, **kwargs)
-        self.vocabulary_size = vocabulary_size
-        self.char_vocabulary_size = char_vocabulary_size
-        self.embedding_dim = embedding_dim
-        self.cell = cell
-        self.units = units
-        self.num_layers = num_layers
-        self.bidirectional = bidirectional
-        self.dropout = dropout
-        self.recurrent_dropout = recurrent_dropout
-        self.char_encoder = char_encoder
-        self.char_embedding_dim = char_embedding_dim
-        self.char_units = char_units
-        self.max_chars = max_chars
-        self.trainable_embeddings = trainable_embeddings
-        self.word_dropout = word_dropout
-        self.activation = activation
+        self._keep_arguments(
+            vocabulary_size=vocabulary_size, char_vocabulary_size=char_vocabulary_size,
+            embedding_dim=embedding_dim, cell=cell, units=units, num_layers=num_layers,
+            bidirectional=bidirectional, dropout=dropout, recurrent_dropout=recurrent_dropout,
+            char_encoder=char_encoder, char_embedding_dim=char_embedding_dim, char_units=char_units,
+            max_chars=max_chars, trainable_embeddings=trainable_embeddings, word_dropout=word_dropout,
+            activation=activation,
+        )
         self.output_dim = encoder.output_dim
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "vocabulary_size": self.vocabulary_size,
-            "char_vocabulary_size": self.char_vocabulary_size,
-            "embedding_dim": self.embedding_dim,
-            "cell": self.cell,
-            "units": self.units,
-            "num_layers": self.num_layers,
-            "bidirectional": self.bidirectional,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "char_encoder": self.char_encoder,
-            "char_embedding_dim": self.char_embedding_dim,
-            "char_units": self.char_units,
-            "max_chars": self.max_chars,
-            "trainable_embeddings": self.trainable_embeddings,
-            "word_dropout": self.word_dropout,
-            "activation": self.activation,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -5,16 +5,19 @@ import numpy as np
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
-from rnnzoo.text.vectorizers import CharLookup, LabelLookup, StringLayer, TokenLookup
+from rnnzoo.models.preprocessor import Preprocessor
+from rnnzoo.text.vectorizers import CharLookup, LabelLookup, TokenLookup
 
 
+#: Sentence-length bucket edges of training batches (tokens).
+BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: Tokens whose ids `vectorize_numpy` remembers (the cache is emptied when full).
 _TOKEN_CACHE_SIZE = 100_000
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
-class TaggerPreprocessor(StringLayer):
+class TaggerPreprocessor(Preprocessor):
     """Holds the word, character and tag vocabularies of a tagger.
 
     Args:
@@ -95,6 +98,31 @@ class TaggerPreprocessor(StringLayer):
         if isinstance(tags, tf.RaggedTensor):
             tags = tags.to_tensor(default_value=self.labels[0])
         return tf.cast(self.label_lookup(tags), "int32")
+
+    # ------------------------------------------------------------- batching (see Task.make_dataset)
+    def example_length(self, tokens, tags):
+        return tf.shape(tokens)[0]
+
+    def bucket_boundaries(self):
+        return BUCKET_BOUNDARIES
+
+    def example_padding(self):
+        return ("", self.labels[0])
+
+    def batch_inputs(self, tokens, tags):
+        """A batch of `(tokens, tags)` strings -> `(features, tag_ids, token_mask)`."""
+        return self(tokens), self.encode_labels(tags), tf.cast(tf.not_equal(tokens, ""), "float32")
+
+    def time_axes(self, labelled=True):
+        return ({"char_ids": 1, "token_ids": 1}, 1, 1)
+
+    def vocabularies(self):
+        """Readable copies written next to the artifact (`labels`: the head's tags, by id)."""
+        return {
+            "words": self.word_lookup.get_vocabulary(),
+            "chars": self.char_lookup.get_vocabulary(),
+            "labels": self.labels,
+        }
 
     def from_strings(self, strings):
         """Raw sentences `(batch,)` -> (ragged tokens, features); the serving path."""

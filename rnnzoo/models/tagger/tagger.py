@@ -28,7 +28,6 @@ from rnnzoo.models.task import (
 )
 from rnnzoo.text.tokenize import tokenize
 
-BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: On TensorFlow, `predict` runs batches of at most this many sentences (and `XLA_MAX_TIME` tokens)
 #: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
@@ -254,26 +253,6 @@ class BidirectionalTagger(Task):
         spec = tf.TensorSpec([None], tf.string)
         dataset = tf.data.Dataset.from_generator(lambda: zip(sentences, tags), output_signature=(spec, spec))
         return dataset, len(sentences)
-
-    def example_length(self, tokens, tags):
-        import tensorflow as tf
-
-        return tf.shape(tokens)[0]
-
-    def bucket_boundaries(self):
-        return BUCKET_BOUNDARIES
-
-    def example_padding(self):
-        return ("", self.model_tags[0])
-
-    def batch_inputs(self, tokens, tags):
-        import tensorflow as tf
-
-        mask = tf.cast(tf.not_equal(tokens, ""), "float32")
-        return self.preprocessor(tokens), self.preprocessor.encode_labels(tags), mask
-
-    def time_axes(self, labelled=True):
-        return ({"char_ids": 1, "token_ids": 1}, 1, 1)
 
     # ------------------------------------------------------------- predict
     accepted_inputs = (
@@ -585,14 +564,6 @@ class BidirectionalTagger(Task):
             return {"tokens": dense, "tags": tag_names, "lengths": lengths}
 
         return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor]
-
-    def vocabularies(self):
-        """Readable copies written next to the artifact."""
-        return {
-            "words": self.preprocessor.word_lookup.get_vocabulary(),
-            "chars": self.preprocessor.char_lookup.get_vocabulary(),
-            "labels": self.model_tags,  # the head's tags: what labels.txt has always held
-        }
 
     # ------------------------------------------------------------- config
     def get_config(self):
