@@ -6,11 +6,10 @@
    the keras.io "Bidirectional LSTM on IMDB" recipe (ids padded/truncated to
    200 tokens with `pad_sequences`, no masking, `model.fit(x, y,
    batch_size=32)`), with the same layer sizes (our embedding size and
-   recurrent units; bilstm_imdb also has a character encoder and pooling
-   over time, which the recipe lacks). Ours runs three times: with the
-   preset's own token budgets (`data.train_max_length` in training,
-   `data.max_length` at inference), with the recipe's 200, and without the
-   character encoder at 200 tokens (closer to the recipe's layers).
+   recurrent units; bilstm_imdb also pools over time, which the recipe
+   lacks). Ours runs twice: with the preset's own token budgets
+   (`data.train_max_length` in training, `data.max_length` at inference)
+   and with the recipe's 200.
 2. Inference throughput: our `predict_proba` on raw strings (tokenization
    included) versus the recipe's `model.predict` on already padded ids.
 3. The bag-of-words logistic-regression baseline accuracy on SST-2 dev.
@@ -151,12 +150,8 @@ def main(argv=None):
     config, texts, labels = imdb_sample(args.examples)
     clf, ours_own = ours(config, texts, labels)
     _, ours_200 = ours(imdb_sample(1)[0], texts, labels, max_length=200)
-    # Without the character encoder, which the recipe lacks (our pooling kept: `last` would take Keras'
-    # masked recurrence instead of our right-padded one).
-    no_chars = imdb_sample(1, **{"architecture.char_encoder": None})[0]
-    _, ours_same = ours(no_chars, texts, labels, max_length=200, layers="no character encoder")
     base = recipe(clf, texts, labels)
-    pipelines = [base, ours_own, ours_200, ours_same]
+    pipelines = [base, ours_own, ours_200]
     for p in pipelines:  # warm-up: tracing, tokenization cache
         p.train_epoch()
         p.infer()
@@ -177,8 +172,7 @@ def main(argv=None):
     a = config.architecture
     lines = [
         f"Recipe: embedding {a.embedding_dim} -> BiLSTM {a.units} per direction (last states) -> dense. bilstm_imdb "
-        f"adds a {a.char_encoder} character encoder ({a.char_units} features per word, beside the word embedding), "
-        f"masking and {a.pooling} pooling; the last row is ours without the character encoder. {n} random IMDB "
+        f"adds masking and {a.pooling} pooling. {n} random IMDB "
         f"training reviews; medians of {args.repeats} "
         f"interleaved repeats after a warm-up; CPU ({os.cpu_count()} cores, {platform.machine()}), load average "
         f"{os.getloadavg()[0]:.1f} at the end (other jobs share the CPU).",
@@ -200,8 +194,6 @@ def main(argv=None):
         f"inference {ratio(ours_own, 'infer_times')} (goal >= 1.5x).",
         f"Ours/recipe, the recipe's 200-token budget: training {ratio(ours_200, 'train_times')}; "
         f"inference {ratio(ours_200, 'infer_times')}.",
-        f"Ours without the character encoder/recipe, 200 tokens: training {ratio(ours_same, 'train_times')}; "
-        f"inference {ratio(ours_same, 'infer_times')}.",
         "Our inference numbers include tokenizing the raw strings; the recipe's start from padded ids.",
         "",
         "Inference, the model part alone (ours on token ids tokenized outside the timing) and the most that "
@@ -211,7 +203,7 @@ def main(argv=None):
         "| pipeline | model-only inference ex/s (wall) | vs recipe | recurrent row-steps | recipe's / ours |",
         "|---|---|---|---|---|",
     ]
-    for p in (ours_own, ours_200, ours_same):
+    for p in (ours_own, ours_200):
         model = rates(p.model_times)[0]
         lines.append(f"| {p.name} | {model:.0f} | {model / rates(base.infer_times)[0]:.2f}x | {p.steps} | "
                      f"{base.steps / p.steps:.2f}x |")

@@ -93,7 +93,7 @@ def tiny_classifier_config(directory, train_texts=48, batch_size=8, epochs=2, va
         "name": "tiny_classifier",
         "family": "classifier",
         "architecture": {"cell": "gru", "units": 8, "embedding_dim": 8, "embeddings": None,
-                         "dropout": 0.0, "head": "binary", "char_encoder": None},
+                         "dropout": 0.0, "head": "binary"},
         "data": {"reader": "csv", "root": directory, "train": "train.csv",
                  "validation": "valid.csv" if validation else None, "max_length": 16},
         "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": batch_size,
