@@ -16,6 +16,9 @@ tmp=$(mktemp -d)
 git worktree add --detach "$tmp/old" "$old" >/dev/null
 trap 'git -C "$here" worktree remove --force "$tmp/old" >/dev/null; rm -rf "$tmp"' EXIT
 export TF_CPP_MIN_LOG_LEVEL=3
+# The old checkout lives elsewhere: resolve the datasets folder (default ../shared/datasets) from here.
+RNNZOO_DATA=$(cd "${RNNZOO_DATA:-$here/../shared/datasets}" && pwd)
+export RNNZOO_DATA
 for round in $(seq "$rounds"); do
   for side in old new; do
     dir=$here
