@@ -97,7 +97,7 @@ def make_batches(sentences, batch_size, seed=0):
     torch_batch = the same sentences without filler rows.
     """
     from rnnzoo.models.compiled import padded_shape
-    from rnnzoo.models.tagger.preprocessor import BUCKET_BOUNDARIES
+    from rnnzoo.models.tagger.batching import BUCKET_BOUNDARIES
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(sentences))

@@ -6,11 +6,10 @@ import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
 from rnnzoo.models.preprocessor import Preprocessor
+from rnnzoo.models.tagger.batching import BUCKET_BOUNDARIES
 from rnnzoo.text.vectorizers import CharLookup, LabelLookup, TokenLookup
 
 
-#: Sentence-length bucket edges of training batches (tokens).
-BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: Tokens whose ids `vectorize_numpy` remembers (the cache is emptied when full).
 _TOKEN_CACHE_SIZE = 100_000
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
