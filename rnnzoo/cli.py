@@ -26,6 +26,13 @@ def _dumps(value, **kwargs):
 
 
 def cmd_list(args):
+    if args.families:
+        from rnnzoo.models import families
+
+        for name, family in sorted(families().items()):
+            metric, direction = family.primary_metric
+            print(f"{name:12s} {family.description}  [{family.inputs} in; {metric} ({direction}); {family.task}]")
+        return
     from rnnzoo.downloads import read_index
     from rnnzoo.zoo import list_models, local_artifact
 
@@ -269,7 +276,8 @@ def build_parser():
 
     sub.add_parser = add_parser
 
-    p = sub.add_parser("list", help="list the zoo's models and their scores")
+    p = sub.add_parser("list", help="list the zoo's models and their scores (--families: the model families)")
+    p.add_argument("--families", action="store_true", help="list the registered model families instead")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("info", help="show a model's config, files and metrics")

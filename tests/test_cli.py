@@ -22,6 +22,10 @@ def test_help_and_list(capsys):
     # The evaluated file is named, and the split by what it is: SST-2's "test" split is the GLUE dev file.
     assert "(GLUE dev: sst2/glue/dev.tsv)" in next(line for line in out.splitlines() if line.startswith("bigru_sst2"))
     assert "(test: conll2003/test.txt)" in next(line for line in out.splitlines() if line.startswith("bilstm_ner"))
+    assert main(["list", "--families"]) is None  # the registry's families, with their metric and task
+    families = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in families] == ["classifier", "tagger"]
+    assert "f1 (max)" in families[1] and "BidirectionalTagger" in families[1]
 
 
 def test_unknown_model_is_a_clear_error(capsys):
