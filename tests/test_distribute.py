@@ -104,6 +104,11 @@ def test_static_batches_pads_to_fixed_shapes_and_drops_partial_batches():
     assert len(batches) == 2
     np.testing.assert_array_equal(batches[0][1].numpy().sum(axis=1), [3, 3, 3, 3])  # padded with zeros
     np.testing.assert_array_equal(batches[1][1].numpy().sum(axis=1), [6, 6, 6, 6])  # cut at max_length
+    # With the preprocessor's time axes: a multi-hot label (batch, num_labels) or an image keeps its axes.
+    images = tf.data.Dataset.from_tensor_slices((np.ones((8, 5, 3), "int32"), np.ones((8, 7), "int32"),
+                                                 np.ones((8, 11), "float32"))).batch(4)
+    axes = static_batches(images, 4, 6, (None, 1, None)).element_spec
+    assert [tuple(t.shape) for t in axes] == [(4, 5, 3), (4, 6), (4, 11)]
 
 
 @pytest.mark.slow

@@ -76,3 +76,26 @@ def test_make_dataset_pads_on_the_declared_time_axes_only(toy):
     lengths = sorted(int(np.count_nonzero(b[0].numpy()[0])) for b in task.make_dataset(
         toy.TEXTS, ["short"] * len(toy.TEXTS), batch_size=1, training=True))
     assert lengths == sorted(len(t.split()) for t in toy.TEXTS)  # shuffled and bucketed, every text once
+
+
+def test_image_inputs_keep_their_axes_and_count_as_raw(toy):
+    """What an image family (#14) needs from the shared helpers: no time axis on images, uint8 pixels as raw."""
+    import tensorflow as tf
+
+    from rnnzoo.models.compiled import _batch_and_time, pad_inputs, padded_shape, tf_pad_batch
+
+    axes = {"image": None, "token_ids": 1}
+    inputs = {"image": np.ones((3, 4, 4, 3), "uint8"), "token_ids": np.ones((3, 5), "int32")}
+    shape = padded_shape(*_batch_and_time(inputs, axes))
+    padded = pad_inputs(inputs, shape, axes)
+    assert shape == (4, 8) and padded["image"].shape == (4, 4, 4, 3) and padded["token_ids"].shape == (4, 8)
+    assert _batch_and_time({"image": inputs["image"]}, {"image": None}) == (3, 0)  # images alone: rows only
+    batch = tf_pad_batch((tf.ones([3, 4, 4, 3]), tf.ones([3, 5], "int32")), 8, (None, 1))
+    assert [tuple(t.shape) for t in batch] == [(8, 4, 4, 3), (8, 8)]
+
+    task = get_family("toy").build(toy_config(), get_family("toy").load_data(None))
+    pixels = np.zeros((2, 4, 4, 3), "uint8")
+    assert not task._is_raw(pixels) and task._is_raw(np.array(["a b"]))
+    task.raw_dtype_kinds = "OUSu"  # what an image task declares
+    assert task._is_raw(pixels) and task._is_raw(tf.data.Dataset.from_tensor_slices(pixels))
+    assert not task._is_raw(np.zeros((2, 3), "int32"))  # token ids stay vectorized inputs

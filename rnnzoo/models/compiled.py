@@ -35,21 +35,41 @@ def padded_shape(batch, time):
     return padded_batch, -(-time // step) * step
 
 
-def pad_inputs(inputs, shape):
-    """Zero-pad an array (or a dict of arrays) of shape `(batch, time, ...)` to `shape` = (batch, time)."""
-    def pad(x):
+def pad_inputs(inputs, shape, time_axes=1):
+    """Zero-pad an array (or a dict of arrays) to `shape` = (batch, time): rows, and each input's time axis.
+
+    `time_axes`: each input's time axis (an int, or None for inputs without
+    one, such as images), one for all or a dict by input name; default axis 1.
+    """
+    def pad(x, axis):
         x = np.asarray(x)
-        return np.pad(x, [(0, shape[0] - x.shape[0]), (0, shape[1] - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+        widths = [(0, 0)] * x.ndim
+        widths[0] = (0, shape[0] - x.shape[0])
+        if axis is not None:
+            widths[axis] = (0, shape[1] - x.shape[axis])
+        return np.pad(x, widths)
 
-    return {k: pad(v) for k, v in inputs.items()} if isinstance(inputs, dict) else pad(inputs)
+    if isinstance(inputs, dict):
+        return {k: pad(v, _axis(time_axes, k)) for k, v in inputs.items()}
+    return pad(inputs, time_axes)
 
 
-def _batch_and_time(inputs):
-    first = next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
-    return tuple(np.shape(first)[:2])
+def _axis(time_axes, name):
+    return time_axes.get(name) if isinstance(time_axes, dict) else time_axes
 
 
-def jax_function(model, postprocess=None):
+def _batch_and_time(inputs, time_axes=1):
+    """`(batch, time)` of a batch: the rows, and the length of the first input with a time axis (else 0)."""
+    items = sorted(inputs.items()) if isinstance(inputs, dict) else [(None, inputs)]
+    batch = np.shape(items[0][1])[0]
+    for name, x in items:
+        axis = _axis(time_axes, name) if name is not None else time_axes
+        if axis is not None:
+            return batch, np.shape(x)[axis]
+    return batch, 0
+
+
+def jax_function(model, postprocess=None, time_axes=1):
     """`inputs -> NumPy outputs` of `model` (inference mode), one `jax.jit` for all shapes.
 
     Inputs are padded with zeros (padding id) to `padded_shape`; the outputs
@@ -65,7 +85,7 @@ def jax_function(model, postprocess=None):
     jitted = jax.jit(stateless)
 
     def fn(inputs):
-        padded = pad_inputs(inputs, padded_shape(*_batch_and_time(inputs)))
+        padded = pad_inputs(inputs, padded_shape(*_batch_and_time(inputs, time_axes)), time_axes)
         trainable = [v.value for v in model.trainable_variables]
         non_trainable = [v.value for v in model.non_trainable_variables]
         out = jitted(trainable, non_trainable, padded)
@@ -141,12 +161,14 @@ class CompiledCall:
             (e.g. dropping all-padding character columns).
         use_xla: `() -> bool`, read per call (the task's `small_batch_xla`).
         time_outputs: names of outputs with a time axis (axis 1) aligned to the inputs'.
+        input_time_axes: each input's time axis (an int, None for none, e.g. an
+            image; a dict by input name), padded to a few lengths; default 1.
 
     Outputs are returned with the batch's own rows and time steps (what padding added is dropped).
     """
 
     def __init__(self, model, outputs, constants=None, plain_inputs=None, use_xla=lambda: True,
-                 xla_max_batch=8, xla_max_time=128, time_outputs=()):
+                 xla_max_batch=8, xla_max_time=128, time_outputs=(), input_time_axes=1):
         import keras
 
         self.model = model
@@ -155,6 +177,7 @@ class CompiledCall:
         self.xla_max_batch, self.xla_max_time = xla_max_batch, xla_max_time
         self.plain_inputs = plain_inputs
         self.time_outputs = frozenset(time_outputs)
+        self.input_time_axes = input_time_axes
         self.compiles = BackgroundCompiles()
         self._constants = constants or (lambda: {})
         self._outputs = outputs
@@ -163,7 +186,7 @@ class CompiledCall:
         if self.backend == "tensorflow":
             self._trace_tf()
         elif self.backend == "jax":
-            self._forward = jax_function(model, postprocess=outputs)
+            self._forward = jax_function(model, postprocess=outputs, time_axes=input_time_axes)
         else:
             self._forward = lambda x: {
                 k: keras.ops.convert_to_numpy(v) for k, v in outputs(model(x, training=False)).items()
@@ -199,7 +222,7 @@ class CompiledCall:
     def __call__(self, x):
         import keras
 
-        batch, time = _batch_and_time(x)
+        batch, time = _batch_and_time(x, self.input_time_axes)
         if self.backend != "tensorflow":
             out = {k: self._trim(k, v, batch, time) for k, v in self._forward(x).items()}
             out.update({k: keras.ops.convert_to_numpy(v) for k, v in self._constants().items()})
@@ -207,7 +230,7 @@ class CompiledCall:
         function = self._plain
         if self.use_xla() and batch <= self.xla_max_batch and time <= self.xla_max_time:
             shape = padded_shape(batch, time)
-            padded = pad_inputs(x, shape)  # padding ids: masked, and the extra rows are dropped
+            padded = pad_inputs(x, shape, self.input_time_axes)  # padding ids: masked; extra rows are dropped
             if shape in self.compiles.ready:
                 function, x = self._xla, padded
             else:

@@ -76,28 +76,32 @@ class Task(keras.Model):
     #: `make_dataset` caches the examples (`examples` output) when training: worth it when they are vectorized ids.
     cache_examples = False
 
+    #: NumPy dtype kinds of arrays the family reads as raw inputs (`predict`/`fit` vectorize them):
+    #: strings by default. An image family adds "u" (uint8 pixels are raw images, not ids).
+    raw_dtype_kinds = "OUS"
+
     def _is_raw(self, x):
-        """True when `x` holds raw text (or a CoNLL path) the preprocessor must vectorize."""
+        """True when `x` holds raw inputs (text, a CoNLL path, or arrays of `raw_dtype_kinds`) to vectorize."""
         if x is None:
             return False
         if isinstance(x, (str, os.PathLike)):
             return True
         if isinstance(x, (list, tuple)):
             return len(x) == 0 or isinstance(x[0], (str, bytes, list, tuple)) or x[0] is None
-        try:
-            import numpy as np
+        import numpy as np
 
-            if isinstance(x, np.ndarray):
-                return x.dtype.kind in "OUS"
-        except ImportError:  # pragma: no cover
-            pass
+        if isinstance(x, np.ndarray):
+            return x.dtype.kind in self.raw_dtype_kinds
         if type(x).__module__.startswith("tensorflow"):
             import tensorflow as tf
 
             if isinstance(x, tf.data.Dataset):
                 spec = x.element_spec
                 first = spec[0] if isinstance(spec, tuple) else spec
-                return getattr(first, "dtype", None) == tf.string
+                dtype = getattr(first, "dtype", None)
+                if dtype is None or dtype == tf.string:
+                    return dtype == tf.string
+                return np.dtype(dtype.as_numpy_dtype).kind in self.raw_dtype_kinds.replace("O", "")
         return False
 
     # ------------------------------------------------------------- the raw-data pipeline

@@ -193,13 +193,15 @@ def set_shard_policy(dataset, policy="data"):
     return dataset.with_options(options)
 
 
-def static_batches(dataset, batch_size, max_length):
-    """Pad every batch to `(batch_size, max_length, ...)` static shapes for XLA/TPU.
+def static_batches(dataset, batch_size, max_length, time_axes=None):
+    """Pad every batch to static shapes for XLA/TPU: `batch_size` rows, `max_length` steps on each time axis.
 
     Batches smaller than `batch_size` (the tail of each bucket) are dropped
-    and sequences longer than `max_length` are cut. Works on `(x, y,
-    sample_weight)` datasets whose tensors are `(batch, time, ...)` (the time
-    axis is padded with zeros) or `(batch,)`.
+    and sequences longer than `max_length` are cut. `time_axes` is the
+    preprocessor's (`Preprocessor.time_axes`): a structure like a batch whose
+    leaves name each tensor's time axis (an int) or None (a label per example,
+    an image); None for the whole argument means axis 1 of every tensor of
+    rank >= 2. Other axes must already be static.
     """
     import tensorflow as tf
 
@@ -207,17 +209,26 @@ def static_batches(dataset, batch_size, max_length):
         first = tf.nest.flatten(batch)[0]
         return tf.equal(tf.shape(first)[0], batch_size)
 
-    def pad(tensor):
-        rank = tensor.shape.rank
-        if rank is not None and rank < 2:
-            return tf.ensure_shape(tensor, [batch_size] * rank)
-        tensor = tensor[:, :max_length]
-        paddings = [[0, 0], [0, max_length - tf.shape(tensor)[1]]] + [[0, 0]] * (rank - 2)
-        tensor = tf.pad(tensor, paddings)
-        return tf.ensure_shape(tensor, [batch_size, max_length] + tensor.shape.as_list()[2:])
+    def pad(tensor, axis):
+        shape = [batch_size] + tensor.shape.as_list()[1:]
+        if axis is not None:
+            tensor = tf.gather(tensor, tf.range(tf.minimum(tf.shape(tensor)[axis], max_length)), axis=axis)
+            paddings = [[0, 0] for _ in range(tensor.shape.rank)]
+            paddings[axis] = [0, max_length - tf.shape(tensor)[axis]]
+            tensor = tf.pad(tensor, paddings)
+            shape[axis] = max_length
+        return tf.ensure_shape(tensor, shape)
 
-    dataset = dataset.filter(full)
-    return dataset.map(lambda *batch: tf.nest.map_structure(pad, batch if len(batch) > 1 else batch[0]))
+    def pad_batch(*batch):
+        structure = batch if len(batch) > 1 else batch[0]
+        tensors = tf.nest.flatten(structure)
+        if time_axes is None:
+            axes = [1 if t.shape.rank is not None and t.shape.rank >= 2 else None for t in tensors]
+        else:
+            axes = tf.nest.flatten(time_axes(len(batch) > 1) if callable(time_axes) else time_axes)
+        return tf.nest.pack_sequence_as(structure, [pad(t, a) for t, a in zip(tensors, axes)])
+
+    return dataset.filter(full).map(pad_batch)
 
 
 def uses_custom_compute_loss(task):

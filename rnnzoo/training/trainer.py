@@ -125,7 +125,7 @@ def train(
     def dataset_fn(epoch=0):
         dataset = family.train_dataset(task, data, run_config)
         if static:
-            dataset = distribute.static_batches(dataset, global_batch, max_length)
+            dataset = distribute.static_batches(dataset, global_batch, max_length, task.preprocessor.time_axes)
         if t.max_steps:
             dataset = dataset.take(t.max_steps)
         return dataset
