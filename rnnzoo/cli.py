@@ -63,10 +63,10 @@ def cmd_info(args):
     if os.path.isfile(target):
         return _info_keras_file(target)
     if os.path.isdir(target):
-        directory, config_file = target, os.path.join(target, "config.yaml")
-        from rnnzoo.config import load_config
+        from rnnzoo.zoo import artifact_config
 
-        print(load_config(config_file, legacy=True).to_yaml().rstrip() if os.path.exists(config_file) else "# no config.yaml")
+        directory, config = target, artifact_config(target)
+        print(config.to_yaml().rstrip() if config is not None else "# no config.yaml")
     else:
         print(resolve_config(target).to_yaml().rstrip())
         directory = local_artifact(target)
@@ -321,7 +321,8 @@ def build_parser():
     p = sub.add_parser("evaluate", help="score a shipped model on its test split; writes metrics.json + MODEL_CARD.md")
     p.add_argument("name")
     p.add_argument("--split", choices=["test", "validation"])
-    p.add_argument("--limit", type=positive_int, help="only the first N examples (nothing is written)")
+    p.add_argument("--limit", type=positive_int,
+                   help="a fixed sample of N examples (the tagger: the first N); nothing is written")
     p.add_argument("--no-write", action="store_true", help="print only")
     p.set_defaults(func=cmd_evaluate)
 

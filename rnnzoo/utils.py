@@ -64,3 +64,19 @@ def sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def keep_arguments(model, arguments):
+    """Set each constructor argument as an attribute of a Keras `model` and remember their names.
+
+    The `Backbone` and `Task` bases' `get_config` returns them (`kept_arguments`),
+    as keras-hub's do. The names live outside Keras' attribute tracking.
+    """
+    for name, value in arguments.items():
+        setattr(model, name, value)
+    model.__dict__["_config_arguments"] = tuple(arguments)
+
+
+def kept_arguments(model):
+    """`{name: value}` of the arguments `keep_arguments` kept."""
+    return {name: getattr(model, name) for name in model.__dict__.get("_config_arguments", ())}

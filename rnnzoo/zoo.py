@@ -137,6 +137,18 @@ def resolve_artifact(source, download=True):
     raise _unknown_name(source)
 
 
+def artifact_config(directory):
+    """The `ZooConfig` saved in an artifact folder (`config.yaml`), or None without one.
+
+    Read with `legacy=True`: artifacts saved before the families had their own
+    config sections hold the other families' keys at their old defaults.
+    """
+    from rnnzoo.config import load_config
+
+    path = os.path.join(directory, "config.yaml")
+    return load_config(path, legacy=True) if os.path.exists(path) else None
+
+
 def load(name_or_path, compile=True, verify=True):
     """Load a trained model (a `keras.Model` task) from a zoo name, folder, `.keras` file or URL.
 
@@ -162,7 +174,6 @@ def load(name_or_path, compile=True, verify=True):
 
     import keras
 
-    from rnnzoo.config import load_config
     from rnnzoo.models import get_family, import_all_tasks
 
     if kind == "keras_file":
@@ -171,10 +182,12 @@ def load(name_or_path, compile=True, verify=True):
         if verify:
             verify_checksums(path)
         file = os.path.join(path, MODEL_FILE)
-        config_file = os.path.join(path, "config.yaml")
-        config = load_config(config_file, legacy=True) if os.path.exists(config_file) else None
+        config = artifact_config(path)
     # Importing the task class registers the family's Keras-serializable classes.
-    get_family(config.family).task_class() if config is not None else import_all_tasks()
+    if config is not None:
+        get_family(config.family).task_class()
+    else:
+        import_all_tasks()
     task = keras.saving.load_model(file, compile=False)
     task.zoo_config = config
     if config is None:

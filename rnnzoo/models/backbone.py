@@ -2,6 +2,8 @@
 
 import keras
 
+from rnnzoo.utils import keep_arguments, kept_arguments
+
 
 class Backbone(keras.Model):
     """A functional `keras.Model` from tensors to features whose config is its constructor arguments.
@@ -17,16 +19,10 @@ class Backbone(keras.Model):
 
     def _keep_arguments(self, **arguments):
         """Keep the constructor's arguments as attributes; `get_config` returns them."""
-        for name, value in arguments.items():
-            setattr(self, name, value)
-        self.__dict__["_backbone_arguments"] = tuple(arguments)  # untracked by Keras
+        keep_arguments(self, arguments)
 
     def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            **{name: getattr(self, name) for name in self.__dict__.get("_backbone_arguments", ())},
-        }
+        return {"name": self.name, "trainable": self.trainable, **kept_arguments(self)}
 
     @classmethod
     def from_config(cls, config):

@@ -63,7 +63,7 @@ def _batch_and_time(inputs, time_axes=1):
     items = sorted(inputs.items()) if isinstance(inputs, dict) else [(None, inputs)]
     batch = np.shape(items[0][1])[0]
     for name, x in items:
-        axis = _axis(time_axes, name) if name is not None else time_axes
+        axis = _axis(time_axes, name)
         if axis is not None:
             return batch, np.shape(x)[axis]
     return batch, 0
@@ -180,6 +180,7 @@ class CompiledCall:
         self.input_time_axes = input_time_axes
         self.compiles = BackgroundCompiles()
         self._constants = constants or (lambda: {})
+        self._constant_names = frozenset(self._constants())
         self._outputs = outputs
         inputs = model.input
         self.names = sorted(inputs) if isinstance(inputs, dict) else None
@@ -238,17 +239,10 @@ class CompiledCall:
         if function is self._plain and self.plain_inputs is not None:
             x = self.plain_inputs(x)
         out = dict(zip(self._keys, (np.asarray(v) for v in function(*self._positional(x)))))
-        constants = set(self._constants_keys())
-        return {k: (v if k in constants else self._trim(k, v, batch, time)) for k, v in out.items()}
+        return {k: (v if k in self._constant_names else self._trim(k, v, batch, time)) for k, v in out.items()}
 
     def _trim(self, name, value, batch, time):
         return value[:batch, :time] if name in self.time_outputs else value[:batch]
-
-    def _constants_keys(self):
-        keys = self.__dict__.get("_constant_names")
-        if keys is None:
-            keys = self.__dict__["_constant_names"] = sorted(self._constants())
-        return keys
 
 
 class BackgroundCompiles:

@@ -20,16 +20,13 @@ declaration; `rnnzoo.models.families()` finds every family package under
 `rnnzoo/models/` by itself, so a new family edits no shared file. A family
 outside the package registers with `register_family` before use.
 
-This module imports nothing from rnnzoo (a family's `family.py` imports it).
+This module imports nothing from rnnzoo at import time (a family's `family.py` imports it).
 """
 
 import importlib
 import json
-import random
 
 _REGISTRY = {}
-#: Seed of the sample `Family.evaluate(..., limit=n)` scores.
-LIMIT_SEED = 0
 
 
 class Family:
@@ -94,12 +91,9 @@ class Family:
         """`task.score` on a split, or on a fixed random sample of `limit` examples of it."""
         if split not in data:
             raise ValueError(f"no {split!r} split in the data; available: {sorted(data)}.")
-        x, y = data[split]
-        if limit is not None and limit < len(x):
-            # Seeded, not the first `limit`: files are often sorted by label.
-            keep = sorted(random.Random(LIMIT_SEED).sample(range(len(x)), limit))
-            x, y = [x[i] for i in keep], [y[i] for i in keep]
-        return task.score(x, y)
+        from rnnzoo.data.splits import sample
+
+        return task.score(*sample(*data[split], limit))
 
     def format_prediction(self, result):
         """One prediction as `rnnzoo predict` prints it (default: JSON)."""

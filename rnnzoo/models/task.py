@@ -14,6 +14,8 @@ import warnings
 
 import keras
 
+from rnnzoo.utils import keep_arguments, kept_arguments
+
 
 class InputError(TypeError, ValueError):
     """A task was given an input of the wrong kind (a `TypeError` that is also a `ValueError`).
@@ -298,9 +300,7 @@ class Task(keras.Model):
         """Keep the constructor's arguments as attributes (after `super().__init__`); `get_config` returns them."""
         self.backbone = backbone
         self.preprocessor = preprocessor
-        for name, value in arguments.items():
-            setattr(self, name, value)
-        self.__dict__["_task_arguments"] = tuple(arguments)  # untracked by Keras
+        keep_arguments(self, arguments)
         self.small_batch_xla = True  # small predict batches through XLA on TensorFlow (see `CompiledCall`)
 
     def _derive(self, new):
@@ -317,7 +317,7 @@ class Task(keras.Model):
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "preprocessor": keras.saving.serialize_keras_object(preprocessor) if preprocessor is not None else None,
-            **{name: getattr(self, name) for name in self.__dict__.get("_task_arguments", ())},
+            **kept_arguments(self),
         }
 
     @classmethod
