@@ -89,7 +89,8 @@ class EarlyStoppingConfig:
 class TrainingConfig:
     optimizer: str = option("adam", choices=("adam", "adamw", "nadam", "sgd", "rmsprop"))
     learning_rate: float = option(1e-3, check="positive")
-    lr_schedule: Optional[str] = option(None, choices=(None, "cosine", "exponential"))
+    # plateau: multiply the learning rate by decay_rate when the validation score stops improving
+    lr_schedule: Optional[str] = option(None, choices=(None, "cosine", "exponential", "plateau"))
     decay_rate: float = option(0.9, check="positive")
     momentum: float = option(0.0, check="non_negative")
     clipnorm: Optional[float] = option(None, check="positive")

@@ -147,7 +147,16 @@ def train(
         from rnnzoo.training.callbacks import ValidationScore
 
         metric = family.primary_metric[0]
-        all_callbacks.append(ValidationScore(lambda model: family.validation_score(model, data), name=f"val_{metric}"))
+        all_callbacks.append(ValidationScore(
+            lambda model: family.validation_score(model, data), name=f"val_{metric}", mode=family.primary_metric[1]
+        ))
+        if t.lr_schedule == "plateau":
+            # Divide the learning rate by 1 / decay_rate whenever the validation score fails to improve
+            # (Zaremba et al. 2014; PyTorch's word_language_model divides by 4).
+            all_callbacks.append(keras.callbacks.ReduceLROnPlateau(
+                monitor=f"val_{metric}", mode=family.primary_metric[1], factor=t.decay_rate, patience=0,
+                min_delta=0.0, verbose=verbose,
+            ))
     es = t.early_stopping
     if es is not None:
         from rnnzoo.training.callbacks import EarlyStopping
