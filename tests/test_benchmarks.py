@@ -90,3 +90,26 @@ def test_latency_benchmark_runs_on_the_shipped_models():
             if line.startswith("| b")}
     assert set(rows) == {"bilstm_ner", "bigru_sst2"}, proc.stdout
     assert rows["bilstm_ner"][-2:] == ["-", "- |"] and float(rows["bigru_sst2"][-1].strip(" |")) > 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the language-model benchmark needs torch")
+def test_language_model_benchmark_runs_on_a_tiny_model():
+    """bench_lm.py end to end on a tiny LSTM LM: the twin scores the same perplexity and greedy continuations."""
+    pytest.importorskip("tensorflow")
+    real_data("ptb", "ptb.train.txt.gz")
+    script = os.path.join(ROOT, "benchmarks", "bench_lm.py")
+    proc = subprocess.run(
+        [sys.executable, script, "--units", "16", "--layers", "1", "--train-tokens", "2000", "--valid-tokens", "1000",
+         "--repeats", "1", "--gen-length", "5", "--gen-single", "2", "--threads", "1"],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    for measure in ("training tokens/s", "generation tokens/s, batch 1", "generation tokens/s, batch 64"):
+        ratio = out.split(f"ratio rnnzoo/pytorch, {measure}: ")[1].split("x wall")[0]
+        assert float(ratio) > 0, out
+    assert out.count("perplexity check (") >= 2, out  # exits non-zero when the perplexities differ
+    for batch in ("batch 1", "batch 64"):
+        agreement = float(out.split(f"greedy agreement keras vs torch twin ({batch}): ")[1].split("%")[0])
+        assert agreement >= 90.0, out  # same weights: a float near-tie may flip a token (and its row's rest)
