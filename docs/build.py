@@ -60,11 +60,16 @@ def _labels(directory):
 
 def _architecture(config):
     arch = config.get("architecture", {})
+    bidirectional = arch.get("bidirectional", config.get("family") != "language_model")
     cell = str(arch.get("cell", "?")).upper() if arch.get("cell") != "vanilla" else "vanilla RNN"
-    bi = "Bi" if arch.get("bidirectional", True) and arch.get("cell") != "vanilla" else ""
-    if arch.get("cell") == "vanilla" and arch.get("bidirectional", True):
+    bi = "Bi" if bidirectional and arch.get("cell") != "vanilla" else ""
+    if arch.get("cell") == "vanilla" and bidirectional:
         bi = "bidirectional "
-    parts = [f"{bi}{cell} {arch.get('units', '?')}"]
+    layers = f"{arch['layers']}x" if arch.get("layers", 1) > 1 else ""
+    parts = [f"{arch['level']}-level " if arch.get("level") else ""]
+    parts = [f"{parts[0]}{bi}{cell} {layers}{arch.get('units', '?')}"]
+    if arch.get("tie_weights"):
+        parts.append("tied embedding")
     if arch.get("char_encoder"):
         parts.append(f"char {str(arch['char_encoder']).upper()}")
     if arch.get("head") == "crf":
@@ -127,6 +132,8 @@ API_SECTIONS = [
     ("rnnzoo", ["load", "build", "list_models", "train", "tune"]),
     ("rnnzoo.models.tagger", ["BidirectionalTagger", "TaggerBackbone", "build_tagger"]),
     ("rnnzoo.models.classifier", ["TextClassifier", "ClassifierBackbone", "build_classifier"]),
+    ("rnnzoo.models.language_model", ["LanguageModel", "LanguageModelBackbone", "LanguageModelPreprocessor",
+                                      "build_language_model", "stream_windows"]),
     ("rnnzoo.models", ["Family", "register_family", "get_family", "families", "family_of"]),
     ("rnnzoo.models.task", ["Task"]),
     ("rnnzoo.models.backbone", ["Backbone"]),
@@ -137,7 +144,7 @@ API_SECTIONS = [
     ("rnnzoo.export", ["export_saved_model"]),
     ("rnnzoo.layers", ["VanillaRNNCell", "VanillaRNN", "Bidirectional", "recurrent_layer", "recurrent_cell",
                        "RecurrentEncoder", "CRF", "crf_log_likelihood", "crf_decode", "crf_decode_numpy",
-                       "WordDropout"]),
+                       "WordDropout", "LockedDropout", "EmbeddingDropout", "ReversibleEmbedding"]),
     ("rnnzoo.text", ["tokenize", "tf_tokenize", "TokenLookup", "CharLookup", "LabelLookup",
                      "SequenceVectorizer", "TargetVectorizer", "bag_of_words"]),
     ("rnnzoo.text.vocabulary", ["build_word_vocabulary"]),

@@ -130,6 +130,28 @@ def check_artifact_target(directory, overwrite=False):
         )
 
 
+TRAINING_LOG = "training_log.json"
+
+
+def write_training_log(task, directory):
+    """`training_log.json`: the per-epoch logs of the `fit` that trained `task` (`task.history`), if any.
+
+    `rnnzoo evaluate` draws the model card's learning curve from it.
+    """
+    logs = getattr(getattr(task, "history", None), "history", None)
+    if not logs:
+        return None
+    epochs = max(len(v) for v in logs.values())
+    rows = [
+        {"epoch": i + 1, **{k: float(v[i]) for k, v in sorted(logs.items()) if i < len(v)}} for i in range(epochs)
+    ]
+    path = os.path.join(directory, TRAINING_LOG)
+    with open(path, "w") as f:
+        json.dump({"epochs": rows}, f, indent=2)
+        f.write("\n")
+    return path
+
+
 def save_artifact(task, config, directory, overwrite=True):
     """Write a task (and its config, when given) as a zoo artifact, atomically.
 
@@ -158,6 +180,7 @@ def save_artifact(task, config, directory, overwrite=True):
         for name, items in task.vocabularies().items():
             with open(os.path.join(vocab_dir, name + ".txt"), "w", encoding="utf-8", newline="\n") as f:
                 f.write("\n".join(items) + "\n")
+        write_training_log(task, staging)
         write_checksums(staging)
         old = None
         if os.path.exists(directory):

@@ -139,12 +139,26 @@ def cmd_predict(args):
             raise FileNotFoundError(f"{missing[0]}: no such image file ({args.name} reads image files).")
     if hasattr(model, "small_batch_xla"):
         model.small_batch_xla = False  # one predict call: a program compiled for it would never be reused
-    results = model.predict(texts, batch_size=args.batch_size, verbose=1)
+    options = _predict_options(args.option)
+    results = model.predict(texts, batch_size=args.batch_size, verbose=1, **options)
     for text, result in zip(texts, results):
         if args.json:
             print(_dumps({"text": text, **result} if isinstance(result, dict) else result, ensure_ascii=False))
         else:
             print(family.format_prediction(result))
+
+
+def _predict_options(pairs):
+    """`--option KEY=VALUE` pairs -> keyword arguments of the model's `predict` (values read as YAML scalars)."""
+    import yaml
+
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--option takes KEY=VALUE (e.g. sampler=greedy), got {pair!r}.")
+        options[key] = yaml.safe_load(value)
+    return options
 
 
 def _overrides(pairs):
@@ -298,6 +312,11 @@ def build_parser():
     p.add_argument("text", nargs="*", help="texts; none or '-' reads lines from stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=positive_int, default=32, help="texts per batch (default 32)")
+    p.add_argument(
+        "--option", action="append", metavar="KEY=VALUE",
+        help="a keyword argument of the model's predict, e.g. sampler=greedy, max_length=20, k=10, seed=1 "
+        "(language models); repeatable",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train a model from a zoo name or YAML config")

@@ -137,6 +137,55 @@ def _table(rows, header):
     return "\n".join(lines)
 
 
+def _counted(record):
+    for key, unit in (("sentences", "examples"), ("examples", "examples"), ("tokens", "tokens")):
+        if key in record:
+            return f"{record[key]} {unit}"
+    return "? examples"
+
+
+def learning_curve(directory, metric):
+    """The model card's learning curve: `learning_curve.png` and a table from the artifact's `training_log.json`.
+
+    Returns Markdown, or "" when the artifact has no training log.
+    """
+    from rnnzoo.artifacts import TRAINING_LOG
+
+    path = os.path.join(directory, TRAINING_LOG)
+    if not os.path.exists(path):
+        return ""
+    with open(path) as f:
+        rows = json.load(f)["epochs"]
+    keys = [k for k in ("loss", f"val_{metric}", "val_loss", "learning_rate") if any(k in r for r in rows)]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in rows]
+    plotted = [k for k in ("loss", f"val_{metric}") if k in keys]
+    fig, axes = plt.subplots(1, len(plotted), figsize=(4.5 * len(plotted), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], plotted):
+        ax.plot(epochs, [r.get(key) for r in rows], marker="o")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(directory, "learning_curve.png"), dpi=90)
+    plt.close(fig)
+    table = _table([[r["epoch"]] + [round(r[k], 4) if k in r else "" for k in keys] for r in rows], ["epoch"] + keys)
+    return "\n".join([
+        "## Learning curve",
+        "",
+        f"From the training run's `{TRAINING_LOG}` (loss: the training batches' mean, nats per target).",
+        "",
+        "![learning curve](learning_curve.png)",
+        "",
+        table,
+        "",
+    ])
+
+
 def model_card(config, record, directory, extra=""):
     """Markdown model card from the config and a metrics record."""
     a, t, d = config.architecture, config.training, config.data
@@ -160,7 +209,7 @@ def model_card(config, record, directory, extra=""):
         "",
         f"## Results ({record.get('split_name', record['split'])} split, `{record['data_file']}`)",
         "",
-        f"**{record['metric']} = {record['value']}** on {record.get('sentences', record.get('examples', '?'))} examples, "
+        f"**{record['metric']} = {record['value']}** on {_counted(record)}, "
         f"measured by `{record['command']}` on {record['evaluated_at']} (Keras {record['keras_version']}, "
         f"{record['backend']} backend).",
         "",
@@ -185,6 +234,9 @@ def model_card(config, record, directory, extra=""):
         _table(train_rows, ("setting", "value")),
         "",
     ]
+    curve = learning_curve(directory, record["metric"])
+    if curve:
+        parts += [curve.rstrip(), ""]
     if extra:
         parts += [extra.rstrip(), ""]
     parts += ["## License", "", config.metadata.license or "See the dataset README.", ""]

@@ -107,3 +107,47 @@ def test_shipped_models_predict_raw_text_on_other_backends(backend):
     assert [c[0] for c in other["classes"]] == [c[0] for c in reference["classes"]]
     for (_, a), (_, b) in zip(other["classes"], reference["classes"]):
         assert abs(a - b) < 1e-3
+
+
+LM_SCRIPT = r"""
+import json, sys
+import rnnzoo
+
+lm = rnnzoo.load(sys.argv[1])
+texts = ["the cat sat on the mat", "a dog and a cat"]
+out = {
+    "score": lm.score(texts)["perplexity"],
+    "per_text": lm.perplexity(texts + ["zebra"])["per_text"],
+    "greedy": lm.generate(["the cat", ""], max_length=6, sampler="greedy"),
+    "beam": lm.generate("the dog", max_length=6, sampler="beam", num_beams=3),
+    "next": [t for t, _ in lm.predict_next("the", top_k=3)],
+}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("jax" not in BACKENDS, reason="jax is not installed")
+def test_language_model_scores_and_generates_the_same_on_jax(tmp_path):
+    """A language model saved on TensorFlow reads raw text on JAX (TensorFlow does the text side): same numbers."""
+    import json
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from test_language_model import TEXTS, tiny_lm
+
+    lm = tiny_lm(tie_weights=True)
+    lm.fit(TEXTS, epochs=10, batch_size=4, verbose=0)
+    path = str(lm.save_to_preset(tmp_path / "lm"))
+    runs = {}
+    for name in ("tensorflow", "jax"):
+        env = dict(os.environ, KERAS_BACKEND=name, TF_CPP_MIN_LOG_LEVEL="3")
+        proc = subprocess.run([sys.executable, "-c", LM_SCRIPT, path], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    reference, other = runs["tensorflow"], runs["jax"]
+    assert other["greedy"] == reference["greedy"] and other["beam"] == reference["beam"]
+    assert other["next"] == reference["next"]
+    assert abs(other["score"] / reference["score"] - 1) < 1e-3
+    for a, b in zip(other["per_text"], reference["per_text"]):
+        assert abs(a / b - 1) < 1e-3

@@ -24,7 +24,7 @@ def test_help_and_list(capsys):
     assert "(test: conll2003/test.txt)" in next(line for line in out.splitlines() if line.startswith("bilstm_ner"))
     assert main(["list", "--families"]) is None  # the registry's families, with their metric and task
     families = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in families] == ["classifier", "tagger"]
+    assert [line.split()[0] for line in families] == ["classifier", "language_model", "tagger"]
     assert "f1 (max)" in families[1] and "BidirectionalTagger" in families[1]
 
 

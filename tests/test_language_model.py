@@ -50,7 +50,7 @@ def tiny_lm(level="word", texts=TEXTS, **architecture):
 
 @pytest.fixture(scope="module")
 def trained():
-    lm = tiny_lm()
+    lm = tiny_lm(tie_weights=True, dropout=0.1, variational_dropout=True, embedding_dropout=0.1)
     lm.fit(TEXTS, epochs=20, batch_size=4, verbose=0)
     return lm
 
@@ -184,6 +184,10 @@ def test_save_to_preset_and_load_give_the_same_model(trained, tmp_path):
     assert isinstance(loaded, LanguageModel)
     assert loaded.score(TEXTS[:5]) == trained.score(TEXTS[:5])
     assert loaded.generate(["the cat"], sampler="greedy") == trained.generate(["the cat"], sampler="greedy")
+    for a, b in zip(loaded.get_weights(), trained.get_weights()):  # the tied embedding's bias included
+        np.testing.assert_array_equal(a, b)
+    assert len(loaded.get_weights()) == len(trained.get_weights())
+    assert (tmp_path / "lm" / "vocabularies" / "tokens.txt").read_text().splitlines()[2] == "<eos>"
     loaded.compile(optimizer="adam")
     loaded.fit(TEXTS, epochs=1, batch_size=4, verbose=0)  # fine-tunes on raw text
 

@@ -51,6 +51,13 @@ class ReversibleEmbedding(keras.layers.Embedding):
             return tuple(input_shape[:-1]) + (self.input_dim,)
         return super().compute_output_shape(input_shape)
 
+    # Keras' Embedding saves its (possibly quantized) table only; the generic Layer methods save every variable.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
     def compute_output_spec(self, inputs, reverse=False):
         if reverse:
             return keras.KerasTensor(self.compute_output_shape(inputs.shape, reverse=True), dtype=self.compute_dtype)

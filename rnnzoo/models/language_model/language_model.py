@@ -296,10 +296,14 @@ class LanguageModel(Task):
         """
         if y is not None:
             raise InputError("a language model is scored on texts alone: pass y=None.")
+        from rnnzoo.metrics import perplexity
+
         losses = self.token_losses(x, batch_size=batch_size)
-        mean = float(np.mean(losses)) if len(losses) else float("nan")
+        if not len(losses):
+            raise InputError("no token to score: the texts are empty.")
+        mean = float(np.mean(losses))
         return {
-            "perplexity": round(math.exp(mean), 2) if len(losses) else None,
+            "perplexity": round(perplexity(float(np.sum(losses)), len(losses)), 2),
             "loss": round(mean, 4),
             "bits_per_token": round(mean / math.log(2), 4),
             "tokens": int(len(losses)),
@@ -333,12 +337,14 @@ class LanguageModel(Task):
             log_probs, _ = fn(batch[:, :-1], batch[:, 1:], self.backbone.initial_states(len(chosen)))
             real = batch[:, 1:] != 0
             totals[chosen] = -(ops.convert_to_numpy(log_probs) * real).sum(axis=1)
+        from rnnzoo.metrics import perplexity
+
         counts = np.array([len(r) - 1 for r in rows])
-        per_text = [round(math.exp(t / n), 2) if n else None for t, n in zip(totals, counts)]
+        per_text = [round(perplexity(t, int(n)), 2) if n else None for t, n in zip(totals, counts)]
         total = int(counts.sum())
         return {
             "per_text": per_text,
-            "perplexity": round(math.exp(totals.sum() / total), 2) if total else None,
+            "perplexity": round(perplexity(float(totals.sum()), total), 2) if total else None,
             "tokens": total,
         }
 
@@ -401,9 +407,13 @@ class LanguageModel(Task):
 
         states, last = self._prompt_state(ids, lengths)
 
+        vocabulary = self.preprocessor.vocabulary_size
+        # Padding (id 0) is never a token: it never wins a greedy/beam step nor gets sampled.
+        padding = ops.convert_to_tensor(np.where(np.arange(vocabulary) == 0, -1e9, 0.0).astype("float32"))
+
         def step(token_ids, state):
             features, state = self.backbone.step(token_ids, state)
-            return self.project(features), state
+            return ops.cast(self.project(features), "float32") + padding, state
 
         p = self.preprocessor
         return generate(step, states, last, max_length, sampler=sampler, end_id=p.end_id, pad_id=0)

@@ -77,7 +77,9 @@ class LanguageModelPreprocessor(Preprocessor):
         return len(self.tokens)
 
     def vocabularies(self):
-        return {"tokens": list(self.tokens)}
+        """`{"tokens": [...]}`, one token a line in the artifact: control characters escaped (a newline as `\\n`)."""
+        return {"tokens": [t.encode("unicode_escape").decode("ascii") if not t.isprintable() else t
+                           for t in self.tokens]}
 
     def tokenize(self, strings):
         """`(batch,)` strings -> ragged string tokens (words, or characters)."""
