@@ -31,7 +31,7 @@ def cmd_list(args):
 
         for name, family in sorted(families().items()):
             metric, direction = family.primary_metric
-            print(f"{name:12s} {family.description}  [{family.inputs} in; {metric} ({direction}); {family.task}]")
+            print(f"{name:16s} {family.description}  [{family.inputs} in; {metric} ({direction}); {family.task}]")
         return
     from rnnzoo.downloads import read_index
     from rnnzoo.zoo import list_models, local_artifact

@@ -25,7 +25,8 @@ def test_help_and_list(capsys):
     assert main(["list", "--families"]) is None  # the registry's families, with their metric and task
     families = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in families] == ["classifier", "language_model", "tagger"]
-    assert "f1 (max)" in families[1] and "BidirectionalTagger" in families[1]
+    assert "f1 (max)" in families[2] and "BidirectionalTagger" in families[2]
+    assert "perplexity (min)" in families[1] and "LanguageModel" in families[1]
 
 
 def test_unknown_model_is_a_clear_error(capsys):

@@ -269,3 +269,29 @@ def test_shipped_perplexity_on_a_fixed_sample(name):
     assert metrics["sample"]["size"] == LM.sample_size
     result = LM.evaluate(lm, sample_split(data, metrics["split"], LM.sample_size), split=metrics["split"])
     assert abs(result["perplexity"] / metrics["sample"]["perplexity"] - 1) <= 0.02, (result, metrics["sample"])
+
+
+@pytest.mark.parametrize("loop", ["fit", "custom"])
+def test_both_training_loops_carry_the_state(tmp_path, loop):
+    """`rnnzoo.train` with model.fit and with rnnzoo's custom loop (resumable runs) trains with carried state."""
+    (tmp_path / "train.txt").write_text("\n".join(TEXTS) + "\n")
+    (tmp_path / "valid.txt").write_text("\n".join(TEXTS[:5]) + "\n")
+    config = load_config({
+        "name": "tiny_lm", "family": "language_model",
+        "architecture": {"cell": "lstm", "units": 8, "embedding_dim": 8, "layers": 1},
+        "data": {"reader": "lines", "root": str(tmp_path), "train": "train.txt", "validation": "valid.txt",
+                 "sequence_length": 5},
+        "training": {"epochs": 2, "batch_size": 4, "learning_rate": 0.01, "lr_schedule": "plateau", "decay_rate": 0.5},
+    })
+    seen = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            layer = self.model.backbone.recurrent_layers[0]
+            seen.append(bool(layer.stateful) and layer.states is not None)
+
+    lm = rnnzoo.train(config, verbose=0, loop=loop, callbacks=[Probe()],
+                      run_dir=str(tmp_path / "run") if loop == "custom" else None)
+    assert seen and all(seen)
+    assert len(lm.history.history["val_perplexity"]) == 2
+    assert not lm.backbone.recurrent_layers[0].stateful  # and back to a stateless model afterwards

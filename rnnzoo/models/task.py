@@ -260,6 +260,15 @@ class Task(keras.Model):
         with _one_pass_per_epoch(kwargs.get("steps")):
             return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
+    @contextlib.contextmanager
+    def training_session(self, dataset):
+        """The context a training loop (`fit`, rnnzoo's custom loop) runs in over `dataset`; yields extra callbacks.
+
+        Default: nothing. The language model carries its recurrent state across
+        batches inside it (truncated BPTT).
+        """
+        yield []
+
     def _check_fit_inputs(self, x, batch_size, method):
         check_batch_size(batch_size, self.default_batch_size)
         if x is None:

@@ -114,13 +114,9 @@ class DistributedLoop:
         """
         import tensorflow as tf
 
-        from rnnzoo.training.distribute import set_shard_policy
-
         strategy, task = self.strategy, self.task
         replicas = strategy.num_replicas_in_sync
         callbacks = list(callbacks)
-        history = keras.callbacks.History()
-        callback_list = keras.callbacks.CallbackList(callbacks + [history], add_progbar=False, model=task)
         if self._step_fn is None:
             self._step_fn = self._make_step_fn()
 
@@ -135,6 +131,18 @@ class DistributedLoop:
 
         if steps_per_epoch is None:
             steps_per_epoch = int(epoch_data(0).reduce(0, lambda count, _: count + 1).numpy())
+        session = getattr(task, "training_session", None)
+        if session is None:
+            return self._fit(epoch_data, epochs, callbacks, steps_per_epoch)
+        with session(epoch_data(0)) as extra:  # e.g. the language model's carried state
+            return self._fit(epoch_data, epochs, callbacks + list(extra), steps_per_epoch)
+
+    def _fit(self, epoch_data, epochs, callbacks, steps_per_epoch):
+        strategy, task = self.strategy, self.task
+        from rnnzoo.training.distribute import set_shard_policy
+
+        history = keras.callbacks.History()
+        callback_list = keras.callbacks.CallbackList(callbacks + [history], add_progbar=False, model=task)
         task.stop_training = False
         callback_list.on_train_begin()
         start_epoch, start_step, past = 0, 0, []
