@@ -295,3 +295,25 @@ def test_both_training_loops_carry_the_state(tmp_path, loop):
     assert seen and all(seen)
     assert len(lm.history.history["val_perplexity"]) == 2
     assert not lm.backbone.recurrent_layers[0].stateful  # and back to a stateless model afterwards
+
+
+@pytest.mark.parametrize(
+    "name, counts",
+    [
+        ("vanilla_rnn_ptb", {"train": 929_589, "validation": 73_760, "test": 82_430}),
+        ("lstm_wikitext2", {"train": 2_088_628, "validation": 217_646, "test": 245_569}),
+        ("char_lstm_shakespeare", {"train": 1_003_854, "validation": 111_540, "test": 111_540}),
+    ],
+)
+def test_readers_give_the_standard_token_counts(name, counts):
+    """The corpora's published sizes: PTB and WikiText-2 words + one <eos> a line; nanoGPT's 90/10 character split."""
+    from conftest import real_data
+
+    config = load_config(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo_configs",
+                                      name + ".yaml"))
+    real_data(config.data.root)
+    data = LM.load_data(config)
+    if config.architecture.level == "word":
+        assert {k: sum(len(line.split()) + 1 for line in v[0]) for k, v in data.items()} == counts
+    else:
+        assert {k: sum(len(line) for line in v[0]) for k, v in data.items()} == counts
