@@ -143,6 +143,8 @@ def cmd_predict(args):
     results = model.predict(texts, batch_size=args.batch_size, verbose=1, **options)
     for text, result in zip(texts, results):
         if args.json:
+            if isinstance(result, str):  # a generated continuation
+                result = {"continuation": result}
             print(_dumps({"text": text, **result} if isinstance(result, dict) else result, ensure_ascii=False))
         else:
             print(family.format_prediction(result))

@@ -317,3 +317,16 @@ def test_readers_give_the_standard_token_counts(name, counts):
         assert {k: sum(len(line.split()) + 1 for line in v[0]) for k, v in data.items()} == counts
     else:
         assert {k: sum(len(line) for line in v[0]) for k, v in data.items()} == counts
+
+
+def test_cli_predicts_continuations_with_options(trained, tmp_path, capsys):
+    from rnnzoo.cli import main
+
+    path = str(trained.save_to_preset(tmp_path / "lm"))
+    assert main(["predict", path, "the cat", "--option", "sampler=greedy", "--option", "max_length=4"]) is None
+    assert capsys.readouterr().out.strip() == trained.generate("the cat", max_length=4, sampler="greedy")
+    assert main(["predict", path, "the", "--json", "--option", "seed=1", "--option", "k=3"]) is None
+    line = json.loads(capsys.readouterr().out.strip())
+    assert line["text"] == "the" and isinstance(line["continuation"], str)
+    assert main(["predict", path, "the", "--option", "max_length=0"]) == 2
+    assert "max_length must be a positive int" in capsys.readouterr().err
