@@ -330,3 +330,9 @@ def test_cli_predicts_continuations_with_options(trained, tmp_path, capsys):
     assert line["text"] == "the" and isinstance(line["continuation"], str)
     assert main(["predict", path, "the", "--option", "max_length=0"]) == 2
     assert "max_length must be a positive int" in capsys.readouterr().err
+
+
+def test_fit_with_raw_validation_text_reports_val_loss():
+    lm = tiny_lm()
+    history = lm.fit(TEXTS, validation_data=TEXTS[:10], epochs=2, batch_size=2, verbose=0)
+    assert len(history.history["val_loss"]) == 2 and history.history["val_loss"][1] > 0

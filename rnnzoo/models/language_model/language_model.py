@@ -221,11 +221,11 @@ class LanguageModel(Task):
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, callbacks=None, **kwargs):
         """`keras.Model.fit`; raw text trains with truncated BPTT (state carried across batches; see `make_dataset`)."""
         self._check_fit_inputs(x, batch_size, "fit")
+        if validation_data is not None and self._is_raw(validation_data):
+            validation_data = self.make_dataset(validation_data, batch_size=batch_size)
         if self._is_raw(x):
             x = self.make_dataset(x, y, batch_size=batch_size, training=True)
             y = batch_size = None
-        if validation_data is not None and self._is_raw(validation_data):
-            validation_data = self.make_dataset(validation_data, batch_size=batch_size)
         with self.training_session(x) as extra:
             return super().fit(
                 x, y, batch_size=batch_size, validation_data=validation_data,
@@ -522,13 +522,16 @@ def _static_batch(dataset):
 
 
 class _ResetStateEachEpoch(keras.callbacks.Callback):
-    """Zero the carried state when an epoch starts (the stream starts again from its beginning)."""
+    """Zero the carried state when an epoch or a validation pass starts (each reads its stream from the start)."""
 
     def __init__(self, model):
         super().__init__()
         self._lm = model
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._lm.reset_state()
+
+    def on_test_begin(self, logs=None):
         self._lm.reset_state()
 
 
