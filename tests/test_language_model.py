@@ -234,7 +234,7 @@ def test_readers_keep_lines_and_split_text(tmp_path):
 
 
 # ---------------------------------------------------------------- shipped presets
-SHIPPED = ("vanilla_rnn_ptb",)
+SHIPPED = ("vanilla_rnn_ptb", "char_lstm_shakespeare")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -244,10 +244,15 @@ def test_shipped_preset_loads_and_generates(name):
     if not os.path.exists(os.path.join(models_dir(), name, "metrics.json")):
         pytest.skip(f"{name} is not trained and evaluated in saved_models/")
     lm = rnnzoo.load(name)
-    out = lm.generate(["the company said"], max_length=10, sampler="top_k", k=10, seed=1)
-    assert isinstance(out[0], str) and out[0]
-    best = lm.predict_next("the stock", top_k=5)
-    assert "market" in [t for t, _ in best]
+    if lm.preprocessor.level == "word":
+        out = lm.generate(["the company said"], max_length=10, sampler="top_k", k=10, seed=1)
+        assert isinstance(out[0], str) and out[0]
+        assert "market" in [t for t, _ in lm.predict_next("the stock", top_k=5)]
+    else:
+        out = lm.generate(["ROMEO:"], max_length=40, sampler="top_k", k=5, seed=1)
+        assert len(out[0]) == 40
+        assert lm.predict_next("First Citize", top_k=1)[0][0] == "n"
+    assert lm.generate("", max_length=5, sampler="greedy")
 
 
 @pytest.mark.slow
