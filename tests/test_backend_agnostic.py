@@ -151,3 +151,35 @@ def test_language_model_scores_and_generates_the_same_on_jax(tmp_path):
     assert abs(other["score"] / reference["score"] - 1) < 1e-3
     for a, b in zip(other["per_text"], reference["per_text"]):
         assert abs(a / b - 1) < 1e-3
+
+
+CARRY_SCRIPT = r"""
+import sys
+import numpy as np, keras
+sys.path.insert(0, sys.argv[1])
+from test_language_model import TEXTS, tiny_lm
+
+lm = tiny_lm(cell="lstm")
+seen = []
+
+
+class Probe(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        seen.append(float(np.abs(keras.ops.convert_to_numpy(self.model.backbone.recurrent_layers[0].states[0])).sum()))
+
+
+lm.fit(TEXTS, epochs=2, batch_size=4, verbose=0, callbacks=[Probe()])
+assert len(seen) == 2 and all(s > 0 for s in seen), seen  # the jitted step wrote the carried state back
+assert not any("rnn_state" in v.path for v in lm.non_trainable_variables)  # gone after training
+print("carried:", keras.backend.backend())
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("jax" not in BACKENDS, reason="jax is not installed")
+def test_language_model_carries_its_state_through_jitted_jax_steps():
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", CARRY_SCRIPT, os.path.dirname(os.path.abspath(__file__))],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "carried: jax"

@@ -2,7 +2,6 @@
 
 import contextlib
 import math
-import warnings
 
 import keras
 import numpy as np
@@ -174,29 +173,32 @@ class LanguageModel(Task):
         state in a variable of `batch_size` rows and starts the next batch
         from it; `reset_state()` zeroes them. The state variables exist only
         inside the context (they are not weights: saving is unaffected), and
-        the compiled train/test functions are rebuilt on entry and exit.
-        TensorFlow and PyTorch backends; on JAX the jitted step cannot write
-        these variables, so each batch starts from zeros there (a warning says so).
+        the compiled train/test functions are rebuilt on entry and exit. On
+        JAX they are tracked as the model's non-trainable variables for the
+        session (the jitted step returns their new values); a checkpoint saved
+        from inside `fit` on JAX holds them too.
         """
         layers = self.backbone.recurrent_layers
-        if keras.backend.backend() == "jax":
-            warnings.warn(
-                "on the JAX backend the recurrent state is not carried across batches: each batch starts "
-                "from a zero state (truncated BPTT needs the TensorFlow or PyTorch backend).",
-                UserWarning,
-                stacklevel=3,
-            )
-            yield
-            return
+        # JAX's jitted steps are stateless: only the model's own (tracked) variables are threaded through
+        # them, so there the state variables are tracked as non-trainable variables for the session.
+        track = keras.backend.backend() == "jax"
         for layer in layers:
             layer.stateful = True
             layer._create_state_variables(batch_size)  # untracked: not saved with the weights
             layer._expected_batch_size = batch_size
+            if track:
+                for variable in layer.states:
+                    layer._tracker.unlock()
+                    layer._track_variable(variable)
+                    layer._tracker.lock()
         self._forget_compiled()
         try:
             yield
         finally:
             for layer in layers:
+                if track:
+                    for variable in layer.states:
+                        layer._untrack_variable(variable)
                 layer.stateful = False
                 layer.states = None
                 layer._expected_batch_size = None
