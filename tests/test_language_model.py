@@ -215,6 +215,8 @@ def test_export_runs_in_a_fresh_process_with_the_same_output(trained, tmp_path):
 def test_config_refuses_a_bidirectional_language_model():
     with pytest.raises(ValueError, match="bidirectional.*language_model"):
         tiny_config(bidirectional=True)
+    with pytest.raises(ValueError, match="trainable_embeddings.*language_model"):
+        tiny_config(trainable_embeddings=False)  # no pretrained vectors: the key would be ignored
 
 
 def test_readers_keep_lines_and_split_text(tmp_path):

@@ -363,6 +363,33 @@ def as_text(item, index, what="item"):
     return item
 
 
+def check_texts(texts, what="text", hint=""):
+    """A list of `str` from a str or a list/tuple/array of str, or an `InputError` naming the first bad item.
+
+    Bytes are read as UTF-8 (`as_text`). `hint` ends the message about a bad
+    item (what the task reads, and what to do).
+
+    Example:
+    >>> check_texts("one text")
+    ['one text']
+    """
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    import numpy as np
+
+    if isinstance(texts, np.ndarray):
+        texts = texts.tolist()
+    if not isinstance(texts, (list, tuple)):
+        raise InputError(f"{what}s must be a str or a list of str, got {type(texts).__name__} ({texts!r:.40}).")
+    out = []
+    for i, text in enumerate(texts):
+        text = as_text(text, i, what)
+        if not isinstance(text, str):
+            raise InputError(f"{what} {i} is {type(text).__name__} ({text!r:.40}); {hint}")
+        out.append(text)
+    return out
+
+
 def warn_near_prior(empty, unknown, total, kind="texts", unknown_what="known word", stacklevel=3):
     """One warning for inputs the model has nothing to read in (counts over one call)."""
     if not (empty or unknown):

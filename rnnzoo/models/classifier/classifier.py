@@ -10,7 +10,7 @@ from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.task import (
     InputError,
     Task,
-    as_text,
+    check_texts,
     check_batch_size,
     check_positive_int,
     warn_near_prior,
@@ -123,23 +123,11 @@ class TextClassifier(Task):
 
     @staticmethod
     def check_texts(texts):
-        """A list of `str` from `texts`, or a `ValueError` naming the first bad item."""
-        if isinstance(texts, (str, bytes)):
-            texts = [texts]
-        if isinstance(texts, np.ndarray):
-            texts = texts.tolist()
-        if not isinstance(texts, (list, tuple)):
-            raise InputError(f"texts must be a str or a list of str, got {type(texts).__name__} ({texts!r:.40}).")
-        out = []
-        for i, text in enumerate(texts):
-            text = as_text(text, i, "text")
-            if not isinstance(text, str):
-                raise InputError(
-                    f"text {i} is {type(text).__name__} ({text!r:.40}); a text classifier takes str texts. "
-                    "Convert or drop non-string values (e.g. missing values read as NaN/None) first."
-                )
-            out.append(text)
-        return out
+        """A list of `str` from `texts`, or a `ValueError` naming the first bad item (`rnnzoo.models.task.check_texts`)."""
+        return check_texts(
+            texts, "text", "a text classifier takes str texts. "
+            "Convert or drop non-string values (e.g. missing values read as NaN/None) first.",
+        )
 
     def encode_labels(self, labels, count):
         """Label names -> int ids (`(n,)`) or multi-hot float32 `(n, num_labels)` for multilabel."""

@@ -131,6 +131,7 @@ class LanguageModelArchitecture(RecurrentArchitecture):
     head: Optional[str] = option(None, choices=(None,))
     level: str = option("word", choices=("word", "char"))
     embeddings: Optional[str] = option(None, choices=(None,))  # trained from scratch
+    trainable_embeddings: bool = option(True, choices=(True,))  # (no pretrained vectors to freeze)
     dropout: float = option(0.0, check="fraction")  # embeddings, between layers, output (Zaremba et al. 2014)
     variational_dropout: bool = False  # one mask per sequence: locked dropout (Gal & Ghahramani 2016)
     embedding_dropout: float = option(0.0, check="fraction")  # whole words dropped per batch
@@ -170,12 +171,12 @@ class LanguageModelFamily(Family):
         """An untrained language model for `config`, its vocabulary taken from `data["train"]`."""
         from rnnzoo.models.language_model.language_model import build_language_model
 
-        vocabulary = build_vocabulary(config, data["train"][0])
-        print(f"vocabulary: {len(vocabulary) + 2} {config.architecture.level} tokens (with padding and <unk>)")
         lm = build_language_model(
-            vocabulary, config.architecture, level=config.architecture.level, lowercase=config.data.lowercase,
-            sequence_length=config.data.sequence_length,
+            build_vocabulary(config, data["train"][0]), config.architecture, level=config.architecture.level,
+            lowercase=config.data.lowercase, sequence_length=config.data.sequence_length,
         )
+        size = lm.preprocessor.vocabulary_size  # what the model has: <eos> or a newline is added when missing
+        print(f"vocabulary: {size} {config.architecture.level} tokens (with padding and <unk>)")
         lm.zoo_config = config  # validation reads data.eval_batch_size from it
         return lm
 

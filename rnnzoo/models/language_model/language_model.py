@@ -7,8 +7,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from rnnzoo.models.compiled import length_sorted_batches
 from rnnzoo.models.language_model.backbone import LanguageModelBackbone
-from rnnzoo.models.task import InputError, Task, as_text, check_batch_size, check_positive_int
+from rnnzoo.models.task import InputError, Task, check_batch_size, check_positive_int
+from rnnzoo.models.task import check_texts as task_check_texts
 
 #: Time steps per compiled call when a text is scored with carried state (any length works; this bounds memory).
 SCORE_CHUNK = 256
@@ -16,21 +18,7 @@ SCORE_CHUNK = 256
 
 def check_texts(texts, what="text"):
     """A list of `str` from a str or a list of str, or an `InputError` naming the first bad item."""
-    if isinstance(texts, (str, bytes)):
-        texts = [texts]
-    if isinstance(texts, np.ndarray):
-        texts = texts.tolist()
-    if not isinstance(texts, (list, tuple)):
-        raise InputError(f"{what}s must be a str or a list of str, got {type(texts).__name__} ({texts!r:.40}).")
-    out = []
-    for i, text in enumerate(texts):
-        text = as_text(text, i, what)
-        if not isinstance(text, str):
-            raise InputError(
-                f"{what} {i} is {type(text).__name__} ({text!r:.40}); a language model reads str {what}s."
-            )
-        out.append(text)
-    return out
+    return task_check_texts(texts, what, f"a language model reads str {what}s.")
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -327,15 +315,10 @@ class LanguageModel(Task):
         rows = [np.concatenate([[p.boundary_id], ids]).astype("int32") for ids in p.ids(texts)]
         totals = np.zeros(len(rows))
         fn = self._log_probs_fn()
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        for start in range(0, len(rows), batch_size):
-            chosen = order[start : start + batch_size]
-            longest = max(len(rows[i]) for i in chosen)
-            if longest < 2:
+        for chosen in length_sorted_batches([len(r) for r in rows], batch_size):
+            batch = _pad_rows([rows[i] for i in chosen])
+            if batch.shape[1] < 2:
                 continue
-            batch = np.zeros((len(chosen), longest), "int32")
-            for j, i in enumerate(chosen):
-                batch[j, : len(rows[i])] = rows[i]
             log_probs, _ = fn(batch[:, :-1], batch[:, 1:], self.backbone.initial_states(len(chosen)))
             real = batch[:, 1:] != 0
             totals[chosen] = -(ops.convert_to_numpy(log_probs) * real).sum(axis=1)
@@ -359,11 +342,7 @@ class LanguageModel(Task):
             if p.end_id is not None and len(ids) and ids[-1] == p.end_id:
                 ids = ids[:-1]  # a prompt is an unfinished text
             rows.append(np.concatenate([[p.boundary_id], ids]).astype("int32"))
-        lengths = np.array([len(r) for r in rows], "int32")
-        batch = np.zeros((len(rows), int(lengths.max()) if len(rows) else 1), "int32")
-        for j, row in enumerate(rows):
-            batch[j, : len(row)] = row
-        return batch, lengths
+        return _pad_rows(rows), np.array([len(r) for r in rows], "int32")
 
     def _prompt_state(self, ids, lengths):
         """States after every prompt token but the last, and the last token (the first one generation reads)."""
@@ -535,6 +514,11 @@ class _ResetStateEachEpoch(keras.callbacks.Callback):
 
     def on_test_begin(self, logs=None):
         self._lm.reset_state()
+
+
+def _pad_rows(rows):
+    """Id rows -> one right-padded int32 `(rows, longest)` array (0 = padding)."""
+    return keras.utils.pad_sequences(rows, padding="post", dtype="int32")
 
 
 def stream_windows(stream, batch_size, sequence_length):

@@ -5,7 +5,6 @@ import numpy as np
 import tensorflow as tf
 
 from rnnzoo.models.preprocessor import Preprocessor
-from rnnzoo.text.vectorizers import StringLayer  # noqa: F401  (the base of Preprocessor)
 
 LEVELS = ("word", "char")
 PAD = ""
