@@ -163,6 +163,8 @@ class ModelWorker:
             if jobs is None:
                 return
             jobs = [(texts, future) for texts, future in jobs if future.set_running_or_notify_cancel()]
+            if not jobs:  # every one was cancelled (its client went away)
+                continue
             try:
                 self._answer(jobs)
             except Exception as error:  # noqa: BLE001 - one request's failure must not end the worker
@@ -368,7 +370,8 @@ def create_app(tagger="bilstm_ner", classifier="bigru_sst2", max_body_bytes=MAX_
             raise APIError(422, "invalid_input", str(error)) from None
         results = jsonable(results)
         name = state["names"][route]
-        return {"model": name, "result": results[0]} if single else {"model": name, "results": results}
+        # A JSONResponse skips FastAPI's generic encoder: `jsonable` already made plain JSON types.
+        return JSONResponse({"model": name, "result": results[0]} if single else {"model": name, "results": results})
 
     request_schema = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
         "oneOf": [
