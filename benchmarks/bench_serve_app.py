@@ -2,9 +2,11 @@
 
 Starts the app with uvicorn on 127.0.0.1 (a free port) in a subprocess, or targets a running one (`--url`),
 and sends `--requests` requests from `--concurrency` client threads (httpx, one connection each): a mix of
-`/tag` and `/classify`, single texts and batches of 2-6, every tagger text distinct. A warm-up of
-`--warmup` requests (not timed) goes first. `--compare` runs the app with and without micro-batching, one after
-the other. tests/test_serve_app.py drives the same load and checks every response.
+`/tag` and `/classify`, single texts and batches of 2-6, every text distinct. A warm-up of `--warmup` requests
+(not timed: each new batch shape compiles an XLA program in the server's background) goes first, then
+`--repeats` timed runs of fresh texts, each printed, and their medians. Also printed: the server's CPU seconds
+(Linux), the client's, and the texts per `predict` call. `--compare` runs the app with and without
+micro-batching, one after the other. tests/test_serve_app.py drives the same load and checks every response.
 
     python benchmarks/bench_serve_app.py --requests 500 --concurrency 16
     python benchmarks/bench_serve_app.py --requests 500 --concurrency 16 --compare
@@ -129,7 +131,7 @@ def stop_server(process, timeout=30):
 def run_load(url, plan, concurrency=16, deadline_s=120, timeout_s=60):
     """Send `plan` from `concurrency` client threads; returns `(records, wall_seconds)`.
 
-    Each record: `{"index", "route", "status", "body", "latency"}` (`status` None and `body` the exception's
+    Each record: `{"index", "route", "status", "body", "sent", "latency"}` (seconds from the start, seconds) (`status` None and `body` the exception's
     text when a request failed at the transport level). No request starts after `deadline_s`, and each has a
     `timeout_s` timeout, so the run ends within `deadline_s + timeout_s`; requests never started are missing
     from `records`.
@@ -140,7 +142,7 @@ def run_load(url, plan, concurrency=16, deadline_s=120, timeout_s=60):
     for i in range(len(plan)):
         todo.put(i)
     records, lock = [], threading.Lock()
-    start = time.monotonic()
+    start, origin = time.monotonic(), time.perf_counter()
 
     def client():
         with httpx.Client(base_url=url, timeout=timeout_s) as http:
@@ -161,7 +163,7 @@ def run_load(url, plan, concurrency=16, deadline_s=120, timeout_s=60):
                 except httpx.HTTPError as error:
                     status, body = None, f"{type(error).__name__}: {error}"
                 record = {"index": i, "route": route, "status": status, "body": body,
-                          "latency": time.perf_counter() - sent}
+                          "sent": sent - origin, "latency": time.perf_counter() - sent}
                 with lock:
                     records.append(record)
 
@@ -208,45 +210,83 @@ def cpu_seconds(pid):
         return None
 
 
-def bench(url, args, process=None):
-    plan = make_plan(args.requests, tag_texts(3 * args.requests), classify_texts(3 * args.requests), seed=1)
-    warm = make_plan(args.warmup, tag_texts(args.warmup, seed=7), classify_texts(args.warmup, seed=7), seed=2)
-    if warm:
-        run_load(url, warm, args.concurrency)
+def server_stats(url):
+    import httpx
+
+    return httpx.get(f"{url}/health", timeout=10).json()
+
+
+def timed_run(url, args, seed, process=None):
+    """One timed run of `args.requests` fresh requests: its summary rows, CPU seconds and server counters."""
+    plan = make_plan(args.requests, tag_texts(3 * args.requests, seed=100 + seed),
+                     classify_texts(3 * args.requests, seed=100 + seed), seed=seed)
+    before = server_stats(url)["stats"]
     cpu_before = cpu_seconds(process.pid) if process else None
     client_before = time.process_time()
     records, wall = run_load(url, plan, args.concurrency, deadline_s=args.deadline)
     client_cpu = time.process_time() - client_before
     cpu_after = cpu_seconds(process.pid) if process else None
-    import httpx
-
-    health = httpx.get(f"{url}/health", timeout=10).json()
+    after = server_stats(url)["stats"]
     rows = summarize(records, wall, plan)
-    print(f"{len(records)} of {len(plan)} requests in {wall:.2f} s from {args.concurrency} clients "
-          f"(micro_batch={health['limits']['micro_batch']}; load average before: {args.load_before})")
-    print(f"{'route':9} {'requests':>8} {'texts':>6} {'failed':>6} {'req/s':>7} {'texts/s':>8} {'p50 ms':>7} "
-          f"{'p99 ms':>7}")
-    for route, row in rows.items():
-        print(f"{route:9} {row['requests']:8d} {row['texts']:6d} {row['failed']:6d} {row['requests_per_s']:7.1f} "
-              f"{row['texts_per_s']:8.1f} {row['p50_ms']:7.1f} {row['p99_ms']:7.1f}")
-    for route, stats in health["stats"].items():
-        calls = max(stats["predict_calls"], 1)
-        print(f"server /{route}: {stats['requests']} requests, {stats['texts']} texts in {stats['predict_calls']} "
-              f"predict calls ({stats['texts'] / calls:.1f} texts per call, largest {stats['largest_call']}; "
-              "warm-up included)")
+    rows["all"]["wall_s"] = wall
+    rows["all"]["client_cpu_s"] = client_cpu
     if cpu_before is not None and cpu_after is not None:
-        used = cpu_after - cpu_before
-        print(f"server CPU: {used:.1f} s for the timed run ({len(records) / max(used, 1e-9):.1f} requests per "
-              "server CPU-second)")
-    print(f"client CPU: {client_cpu:.1f} s (the {args.concurrency} client threads share the machine with the server)")
-    return rows, health
+        rows["all"]["server_cpu_s"] = cpu_after - cpu_before
+    for route in after:
+        calls = after[route]["predict_calls"] - before[route]["predict_calls"]
+        rows[route]["predict_calls"] = calls
+        rows[route]["texts_per_call"] = (after[route]["texts"] - before[route]["texts"]) / max(calls, 1)
+    return rows
+
+
+def print_rows(rows, title):
+    print(title)
+    print(f"  {'route':9} {'requests':>8} {'texts':>6} {'failed':>6} {'req/s':>7} {'texts/s':>8} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'texts/call':>10}")
+    for route, row in rows.items():
+        per_call = f"{row['texts_per_call']:10.1f}" if "texts_per_call" in row else f"{'':10}"
+        print(f"  {route:9} {row['requests']:8d} {row['texts']:6d} {row['failed']:6d} {row['requests_per_s']:7.1f} "
+              f"{row['texts_per_s']:8.1f} {row['p50_ms']:7.1f} {row['p99_ms']:7.1f} {per_call}")
+    extra = rows["all"]
+    if "server_cpu_s" in extra:
+        print(f"  wall {extra['wall_s']:.2f} s; server CPU {extra['server_cpu_s']:.2f} s "
+              f"({extra['requests'] / max(extra['server_cpu_s'], 1e-9):.0f} requests per server CPU-second); "
+              f"client CPU {extra['client_cpu_s']:.2f} s")
+
+
+def bench(url, args, process=None):
+    """Warm up, then `args.repeats` timed runs; prints each and the medians. Returns the runs' rows."""
+    import statistics
+
+    warm = make_plan(args.warmup, tag_texts(args.warmup, seed=7), classify_texts(args.warmup, seed=7), seed=2)
+    if warm:
+        run_load(url, warm, args.concurrency)
+    limits = server_stats(url)["limits"]
+    print(f"{args.requests} requests x {args.repeats} runs from {args.concurrency} clients, micro_batch="
+          f"{limits['micro_batch']}, after {args.warmup} warm-up requests; load average {args.load_before}")
+    runs = []
+    for repeat in range(args.repeats):
+        rows = timed_run(url, args, seed=repeat, process=process)
+        runs.append(rows)
+        print_rows(rows, f"run {repeat + 1}:")
+    median = {
+        route: {key: statistics.median(run[route][key] for run in runs) for key in runs[0][route]}
+        for route in runs[0]
+    }
+    for route in median:
+        for key in ("requests", "texts", "failed"):
+            median[route][key] = int(median[route][key])
+    print_rows(median, f"median of {len(runs)} runs:")
+    return {"runs": runs, "median": median}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--warmup", type=int, default=64, help="untimed requests first")
+    parser.add_argument("--warmup", type=int, default=300,
+                        help="untimed requests first (new batch shapes compile XLA programs in the background)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs (fresh texts each)")
     parser.add_argument("--deadline", type=float, default=300, help="start no request after this many seconds")
     parser.add_argument("--url", help="a running app (default: start one)")
     parser.add_argument("--tagger", default="bilstm_ner")
@@ -257,8 +297,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if args.url:
-        rows, _ = bench(args.url.rstrip("/"), args)
-        results = {"url": rows}
+        results = {"url": bench(args.url.rstrip("/"), args)}
     else:
         results = {}
         for micro_batch in ([True, False] if args.compare else [args.micro_batch]):
@@ -269,7 +308,7 @@ def main(argv=None):
             try:
                 wait_ready(f"http://127.0.0.1:{port}", process)
                 args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-                rows, _ = bench(f"http://127.0.0.1:{port}", args, process)
+                rows = bench(f"http://127.0.0.1:{port}", args, process)
                 results["micro_batch" if micro_batch else "one_call_per_request"] = rows
             finally:
                 stop_server(process)
