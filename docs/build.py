@@ -141,7 +141,7 @@ API_SECTIONS = [
     ("rnnzoo.models.compiled", ["CompiledCall", "length_sorted_batches", "padded_shape", "tf_pad_batch"]),
     ("rnnzoo.schema", ["RecurrentArchitecture", "DataConfig", "TrainingConfig", "option"]),
     ("rnnzoo.config", ["load_config", "config_from_dict"]),
-    ("rnnzoo.export", ["export_saved_model"]),
+    ("rnnzoo.export", ["export_saved_model", "version_directory", "describe_saved_model", "tf_round"]),
     ("rnnzoo.layers", ["VanillaRNNCell", "VanillaRNN", "Bidirectional", "recurrent_layer", "recurrent_cell",
                        "RecurrentEncoder", "CRF", "crf_log_likelihood", "crf_decode", "crf_decode_numpy",
                        "WordDropout", "LockedDropout", "EmbeddingDropout", "ReversibleEmbedding"]),
