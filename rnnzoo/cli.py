@@ -211,8 +211,11 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from rnnzoo.evaluation import evaluate_model
+    from rnnzoo.evaluation import evaluate_model, write_model_card
 
+    if args.card_only:
+        print(write_model_card(args.name))
+        return
     record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
     tables = {k: v for k, v in record.items() if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values())}
     print(_dumps({k: v for k, v in record.items() if k not in tables}, indent=2))
@@ -355,6 +358,8 @@ def build_parser():
     p.add_argument("--limit", type=positive_int,
                    help="a fixed sample of N examples (the tagger: the first N); nothing is written")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--card-only", action="store_true",
+                   help="rewrite MODEL_CARD.md from the recorded metrics.json, without evaluating")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="write DIR/<version>/ for serving: a TF SavedModel (raw strings in), TFLite or ONNX")

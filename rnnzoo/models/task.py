@@ -178,6 +178,9 @@ class Task(keras.Model):
     #: output name -> `(dtype, shape, meaning)`. The families fill them in next to `serving_signature`.
     serving_inputs = {}
     serving_outputs = {}
+    #: An input for the card's `saved_model_cli run` example, and what else the card says about serving.
+    serving_example = ""
+    serving_note = ""
 
     def serving_docs(self):
         """`{"inputs": {...}, "outputs": {...}}`: this task's `serving_inputs`/`serving_outputs` (name -> dtype, shape, meaning).

@@ -417,6 +417,11 @@ class TextClassifier(Task):
         "num_predicted": ("int64", "[batch]", "multilabel head only: how many labels each row has"),
     }
     _multilabel_outputs = ("predicted_labels", "predicted_scores", "num_predicted")
+    serving_example = "A wonderful, moving film."
+    serving_note = (
+        "Texts are lower-cased, tokenized and truncated to the model's `max_length` tokens inside the graph, as "
+        "`predict` does; an empty text is read as one unknown word (a near-prior result)."
+    )
 
     def serving_docs(self):
         docs = super().serving_docs()

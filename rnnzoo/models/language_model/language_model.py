@@ -451,10 +451,17 @@ class LanguageModel(Task):
                          "word level, characters at character level; stops before the end token"),
         "log_prob": ("float64", "[batch]", "the continuation's log-probability under the model (natural log, end "
                      "token included), rounded to 4 decimals as `generate(..., return_scores=True)` gives it"),
-        "tokens": ("int32", "[batch, max_length]", "the generated token ids (`vocabularies/tokens.txt` line = id), "
+        "tokens": ("int32", "[batch, max_length]", "the generated token ids (id i: line i of `vocabularies/tokens.txt`, from 0), "
                    "end token included, then padding"),
         "lengths": ("int32", "[batch]", "generated tokens per prompt, up to and including the end token"),
     }
+
+    serving_example = "the king said"
+    serving_note = (
+        "The decoding is fixed when exporting: greedy, 30 tokens, unless `model.export(DIR, max_length=..., "
+        "sampler=..., ...)` says otherwise (`rnnzoo export` uses the defaults); `continuation` and `log_prob` are "
+        "then what `generate(prompts, max_length, sampler, return_scores=True)` returns."
+    )
 
     def export(self, directory, format="saved_model", version=None, overwrite=False, verbose=True, quantize=None,
                max_length=30, sampler="greedy", **sampler_kwargs):

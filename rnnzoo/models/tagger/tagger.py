@@ -565,6 +565,15 @@ class BidirectionalTagger(Task):
                           "tokens, rounded to 4 decimals; 0 after the last"),
     }
 
+    serving_example = "Zoë Müller lives in São Paulo ."
+    serving_note = (
+        "Character offsets count Unicode code points (Python `str` indices), so `text[start:end]` is the token or "
+        "entity in Python for any script; invalid UTF-8 bytes are read as U+FFFD (`predict` refuses them). "
+        f"Sentences longer than {MAX_LENGTH} tokens are tagged in windows as `predict` does "
+        "(`model.export(DIR, max_length=...)` changes the limit). Row `i` of every output belongs to input `i`; "
+        "`lengths` and `num_entities` say how much of each padded row is real."
+    )
+
     def export(self, directory, format="saved_model", version=None, overwrite=False, verbose=True, quantize=None,
                max_length=None):
         """Write the tagger for serving in `directory/<version>/` (see `Task.export`).
