@@ -105,12 +105,29 @@ def write_model_card(name_or_path):
     For changes of the card's text (a new section, the serving signature)
     that must not re-type or re-measure numbers: every number comes from the
     recorded metrics, the config and the artifact's files, as
-    `evaluate_model` writes them. The learning-curve plot is kept as it is
-    (drawn again only when missing). `rnnzoo evaluate NAME --card-only`.
+    `evaluate_model` writes them (`model_card_from_metrics`). The
+    learning-curve plot is kept as it is (drawn again only when missing).
+    `rnnzoo evaluate NAME --card-only`.
 
     Returns:
         The card's path.
     """
+    task, record, directory = _recorded(name_or_path)
+    return _write_card(task, task.zoo_config, record, directory, plot=False)
+
+
+def model_card_from_metrics(name_or_path):
+    """The `MODEL_CARD.md` text `write_model_card` would write (nothing is written).
+
+    Tests compare it with the shipped card: a card that is not what the
+    writer makes of its recorded metrics is out of date.
+    """
+    task, record, directory = _recorded(name_or_path)
+    return _card_text(task, task.zoo_config, record, directory, plot=False)
+
+
+def _recorded(name_or_path):
+    """`(task, metrics record, directory)` of an evaluated artifact."""
     from rnnzoo.zoo import artifact_dir, load
 
     directory = artifact_dir(os.fspath(name_or_path))
@@ -125,18 +142,22 @@ def write_model_card(name_or_path):
     task = load(directory, compile=False)
     if task.zoo_config is None:
         raise ValueError(f"{directory} has no config.yaml: the model card is written from the config.")
-    return _write_card(task, task.zoo_config, record, directory, plot=False)
+    return task, record, directory
+
+
+def _card_text(task, config, record, directory, plot=True):
+    from rnnzoo.models import get_family
+
+    extra = get_family(config.family).model_card_extra(config, record, shipped_metrics(exclude=config.name))
+    return model_card(config, record, directory, extra, serving=serving_section(task, config.name), plot=plot)
 
 
 def _write_card(task, config, record, directory, plot=True):
     """`MODEL_CARD.md` from the record (and the zoo's download record refreshed); returns its path."""
-    from rnnzoo.models import get_family
-
-    family = get_family(config.family)
-    extra = family.model_card_extra(config, record, shipped_metrics(exclude=config.name))
     path = os.path.join(directory, MODEL_CARD)
+    text = _card_text(task, config, record, directory, plot=plot)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(model_card(config, record, directory, extra, serving=serving_section(task, config.name), plot=plot))
+        f.write(text)
     _refresh_download_record(directory, config.name)
     return path
 

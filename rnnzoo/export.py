@@ -244,6 +244,19 @@ def format_signature(description, docs=None, signature="serving_default"):
     return "\n".join(lines)
 
 
+def tf_at_least_one_row(strings):
+    """`(strings with one "" appended when the batch is empty, the batch size)`, in a TensorFlow graph.
+
+    The signatures run an empty batch on one empty input and return the first
+    `batch size` (zero) rows of each output: recurrent layers cannot stack the
+    outputs of an empty batch, and generation gathers per row.
+    """
+    import tensorflow as tf
+
+    rows = tf.shape(strings)[0]
+    return tf.concat([strings, tf.fill([tf.maximum(1 - rows, 0)], "")], axis=0), rows
+
+
 def tf_round(x, decimals=4):
     """`round(float(v), decimals)` of each element of `x`, in a TensorFlow graph: float64.
 

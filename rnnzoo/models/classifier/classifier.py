@@ -443,16 +443,16 @@ class TextClassifier(Task):
         """
         import tensorflow as tf
 
-        from rnnzoo.export import tf_round
+        from rnnzoo.export import tf_at_least_one_row, tf_round
 
         preprocessor = self.preprocessor
         label_names = tf.constant(self.labels)
         multilabel, threshold = self.head == "multilabel", float(self.threshold)
 
         def serve(text):
-            probabilities = self.probabilities(self(preprocessor.dense(text), training=False))
+            text, rows = tf_at_least_one_row(text)  # an empty batch runs one "" and returns no row
+            probabilities = self.probabilities(self(preprocessor.dense(text), training=False))[:rows]
             best = tf.argmax(probabilities, axis=-1)
-            rows = tf.shape(probabilities)[0]
             out = {
                 "label": tf.gather(label_names, best),
                 "score": tf_round(tf.gather(probabilities, best, batch_dims=1)),

@@ -494,22 +494,23 @@ class LanguageModel(Task):
         """
         import tensorflow as tf
 
-        from rnnzoo.export import tf_round
+        from rnnzoo.export import tf_at_least_one_row, tf_round
 
         max_length, sampler = self.__dict__.get("__serving", (30, "greedy"))
         p = self.preprocessor
 
         def serve(prompt):
+            prompt, rows = tf_at_least_one_row(prompt)  # an empty batch runs one "" and returns no row
             tokens = tf.cast(p._lookup(p.tokenize(prompt)), tf.int32)
             start = tf.fill([tokens.nrows(), 1], tf.constant(p.boundary_id, tf.int32))
             ragged = tf.concat([tf.RaggedTensor.from_tensor(start), tokens], axis=1)
             ids, lengths = ragged.to_tensor(), tf.cast(ragged.row_lengths(), tf.int32)
             out = self._generate_ids(ids, lengths, max_length, sampler)
             return {
-                "continuation": p.tf_detokenize(out["ids"]),
-                "log_prob": tf_round(out["scores"]),
-                "tokens": out["ids"],
-                "lengths": tf.cast(out["lengths"], tf.int32),
+                "continuation": p.tf_detokenize(out["ids"])[:rows],
+                "log_prob": tf_round(out["scores"])[:rows],
+                "tokens": out["ids"][:rows],
+                "lengths": tf.cast(out["lengths"], tf.int32)[:rows],
             }
 
         return serve, [tf.TensorSpec([None], tf.string, name="prompt")], [p, p._lookup]
