@@ -615,7 +615,8 @@ class BidirectionalTagger(Task):
 
         self._require_preprocessor()
         preprocessor = self.preprocessor
-        labels = tf.constant(self.output_tags)
+        output_tags = self.output_tags
+        labels = tf.constant(output_tags)
         max_length = self.__dict__.get("__serving_max_length", MAX_LENGTH)
 
         def tag(tokens):
@@ -639,7 +640,7 @@ class BidirectionalTagger(Task):
             width = tf.shape(tokens)[1]
             token_starts = _at_least_one_step(starts.to_tensor(default_value=-1), width, -1)
             token_ends = _at_least_one_step(ends.to_tensor(default_value=-1), width, -1)
-            entities = _tf_entities(text, tags, confidences, token_starts, token_ends)
+            entities = _tf_entities(text, tag_ids, valid, output_tags, confidences, token_starts, token_ends)
             entities["entity_scores"] = tf_round(entities["entity_scores"])
             return {
                 "tokens": tokens,
@@ -744,25 +745,32 @@ def _tf_tag_in_windows(tag, tokens, lengths, max_length):
     return tag_ids, confidences
 
 
-def _tf_entities(text, tags, confidences, token_starts, token_ends):
-    """`_entities` of a padded batch of BIO tags, in the graph: the `entity_*` outputs and `num_entities`.
+def _tf_entities(text, tag_ids, valid, tags, confidences, token_starts, token_ends):
+    """`_entities` of a padded batch of tag ids, in the graph: the `entity_*` outputs and `num_entities`.
 
-    A token opens an entity when its tag is `B-X`, or `I-X` not after a
-    token of a type-X entity; the entity runs while `I-X` tags follow
-    (`bio_to_spans`). Scores are float64 means of the float32 confidences (the
-    sums of a few float32 numbers are exact in float64, so they equal
-    Python's); `serving_signature` rounds them.
+    As `bio_to_spans`: a token opens an entity when its tag is `B-X`, or
+    `I-X` not right after a token of a type-X entity; the entity runs while
+    such `I-X` tags follow. Each tag's prefix and type are read once in
+    Python (`str.partition`, as `bio_to_spans` does) into small tables the
+    graph gathers from, so no string op runs per token. Scores are float64
+    means of the float32 confidences (the sums of a few float32 numbers are
+    exact in float64, so they equal Python's); `serving_signature` rounds them.
+
+    Args:
+        tag_ids: `(batch, time)` ids into `tags`; `valid` marks the real tokens.
+        tags: the BIO tag of each id (`output_tags`).
     """
     import tensorflow as tf
 
-    has_dash = tf.strings.regex_full_match(tags, "[^-]*-.*")
-    prefix = tf.strings.regex_replace(tags, "-.*", "")
-    kind = tf.where(has_dash, tf.strings.regex_replace(tags, "^[^-]*-", ""), "")
-    inside = (prefix == "B") | (prefix == "I")
-    batch = tf.shape(tags)[0]
-    before_inside = tf.concat([tf.zeros([batch, 1], tf.bool), inside[:, :-1]], axis=1)
-    before_kind = tf.concat([tf.fill([batch, 1], ""), kind[:, :-1]], axis=1)
-    continues = (prefix == "I") & before_inside & tf.equal(before_kind, kind)
+    parts = [tag.partition("-") for tag in tags]
+    kinds = sorted({kind for prefix, _, kind in parts if prefix in ("B", "I")})
+    kind_of = tf.constant([kinds.index(kind) if prefix in ("B", "I") else -1 for prefix, _, kind in parts], tf.int32)
+    is_inside = tf.constant([prefix == "I" for prefix, _, _ in parts])
+    kind = tf.where(valid, tf.gather(kind_of, tag_ids), -1)  # the entity type of each token, -1 outside
+    inside = kind >= 0
+    batch = tf.shape(tag_ids)[0]
+    before = tf.concat([tf.fill([batch, 1], -1), kind[:, :-1]], axis=1)
+    continues = inside & tf.gather(is_inside, tag_ids) & tf.equal(before, kind)
     opens = inside & ~continues
     closes = inside & ~tf.concat([continues[:, 1:], tf.zeros([batch, 1], tf.bool)], axis=1)
     first = tf.where(opens)  # (entities, 2): row, token; row-major, as `closes`
@@ -781,7 +789,7 @@ def _tf_entities(text, tags, confidences, token_starts, token_ends):
     end = tf.gather_nd(token_ends, last)
     values = {
         "entity_texts": tf.strings.substr(tf.gather(text, rows), start, end - start, unit="UTF8_CHAR"),
-        "entity_types": tf.gather_nd(kind, first),
+        "entity_types": tf.gather(tf.constant(kinds + [""]), tf.gather_nd(kind, first)),
         "entity_starts": start,
         "entity_ends": end,
         "entity_token_starts": token_start,
@@ -796,7 +804,6 @@ def _tf_entities(text, tags, confidences, token_starts, token_ends):
     }
     out["num_entities"] = count
     return out
-
 
 def _windows(tokens, max_length):
     """`(first, last)` token ranges of at most `max_length` covering `tokens`, preferably cut after a sentence end."""
