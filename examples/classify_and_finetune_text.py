@@ -28,5 +28,5 @@ topics.fit(texts, labels * 8, epochs=8, verbose=2)
 print(topics.predict(["Shares tumble on Wall Street", "Storm warning for the coast"]))
 
 out = os.path.join(tempfile.mkdtemp(), "topics")
-topics.export(out)  # SavedModel: serving_default takes a batch of raw strings
-print("exported to", out)
+path = topics.export(out)  # out/1/, a SavedModel: serving_default takes a batch of raw strings
+print("exported to", path)

@@ -30,5 +30,5 @@ assert hero.predict("Ironman punched Hulk")["tags"] == ["B-HERO", "O", "B-HERO"]
 assert hero.predict("Pankaj lives in Munich")["tags"] == ["B-PER", "O", "O", "B-LOC"]
 
 out = os.path.join(tempfile.mkdtemp(), "hero_tagger")
-hero.export(out)
-print("exported to", out)
+path = hero.export(out)  # out/1/, TF Serving's layout
+print("exported to", path)

@@ -7,7 +7,7 @@ import os
 import sys
 
 from rnnzoo.downloads import DownloadError
-from rnnzoo.utils import positive_int
+from rnnzoo.utils import non_negative_int, positive_int
 
 
 def _json_safe(value):
@@ -211,8 +211,11 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from rnnzoo.evaluation import evaluate_model
+    from rnnzoo.evaluation import evaluate_model, write_model_card
 
+    if args.card_only:
+        print(write_model_card(args.name))
+        return
     record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
     tables = {k: v for k, v in record.items() if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values())}
     print(_dumps({k: v for k, v in record.items() if k not in tables}, indent=2))
@@ -223,9 +226,19 @@ def cmd_evaluate(args):
 
 def cmd_export(args):
     import rnnzoo
+    from rnnzoo.export import check_format, describe_saved_model, format_signature
 
+    fmt = check_format(args.format)
     model = rnnzoo.load(args.name, compile=False)
-    model.export(args.directory)
+    path = model.export(args.directory, format=fmt, version=args.version, overwrite=args.overwrite,
+                        quantize=args.quantize, verbose=False)
+    print(path)
+    if fmt == "saved_model":
+        print(format_signature(describe_saved_model(path), model.serving_docs()))
+    else:
+        for root, _, names in sorted(os.walk(path)):
+            for name in sorted(names):
+                print(f"  {os.path.relpath(os.path.join(root, name), path)}")
 
 
 def cmd_tune(args):
@@ -345,11 +358,18 @@ def build_parser():
     p.add_argument("--limit", type=positive_int,
                    help="a fixed sample of N examples (the tagger: the first N); nothing is written")
     p.add_argument("--no-write", action="store_true", help="print only")
+    p.add_argument("--card-only", action="store_true",
+                   help="rewrite MODEL_CARD.md from the recorded metrics.json, without evaluating")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("export", help="write a TF SavedModel whose serving_default takes raw strings")
+    p = sub.add_parser("export", help="write DIR/<version>/ for serving: a TF SavedModel (raw strings in), TFLite or ONNX")
     p.add_argument("name")
-    p.add_argument("directory")
+    p.add_argument("directory", help="the model's folder; each export is a version subfolder (TF Serving's layout)")
+    p.add_argument("--format", default="saved_model", choices=["saved_model", "tflite", "onnx"])
+    p.add_argument("--version", type=non_negative_int,
+                   help="the version folder to write (default: 1 + the highest existing one)")
+    p.add_argument("--overwrite", action="store_true", help="replace that version if it exists")
+    p.add_argument("--quantize", choices=["int8"], help="dynamic-range int8 weights (tflite and onnx)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("tune", help="KerasTuner search over the config's tuning: section")

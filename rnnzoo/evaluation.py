@@ -94,12 +94,113 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         with open(os.path.join(directory, METRICS), "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
-        extra = family.model_card_extra(config, record, shipped_metrics(exclude=config.name))
-        with open(os.path.join(directory, MODEL_CARD), "w", encoding="utf-8") as f:
-            f.write(model_card(config, record, directory, extra))
         write_checksums(directory)
-        _refresh_download_record(directory, config.name)
+        _write_card(task, config, record, directory)
     return record
+
+
+def write_model_card(name_or_path):
+    """Rewrite an artifact's `MODEL_CARD.md` from its `metrics.json`, without evaluating again.
+
+    For changes of the card's text (a new section, the serving signature)
+    that must not re-type or re-measure numbers: every number comes from the
+    recorded metrics, the config and the artifact's files, as
+    `evaluate_model` writes them (`model_card_from_metrics`). The
+    learning-curve plot is kept as it is (drawn again only when missing).
+    `rnnzoo evaluate NAME --card-only`.
+
+    Returns:
+        The card's path.
+    """
+    task, record, directory = _recorded(name_or_path)
+    return _write_card(task, task.zoo_config, record, directory, plot=False)
+
+
+def model_card_from_metrics(name_or_path):
+    """The `MODEL_CARD.md` text `write_model_card` would write (nothing is written).
+
+    Tests compare it with the shipped card: a card that is not what the
+    writer makes of its recorded metrics is out of date.
+    """
+    task, record, directory = _recorded(name_or_path)
+    return _card_text(task, task.zoo_config, record, directory, plot=False)
+
+
+def _recorded(name_or_path):
+    """`(task, metrics record, directory)` of an evaluated artifact."""
+    from rnnzoo.zoo import artifact_dir, load
+
+    directory = artifact_dir(os.fspath(name_or_path))
+    path = os.path.join(directory, METRICS)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"{directory} has no {METRICS}: its card is written from the evaluation's record; run "
+            f"`rnnzoo evaluate {name_or_path}` first."
+        )
+    with open(path, encoding="utf-8") as f:
+        record = json.load(f)
+    task = load(directory, compile=False)
+    if task.zoo_config is None:
+        raise ValueError(f"{directory} has no config.yaml: the model card is written from the config.")
+    return task, record, directory
+
+
+def _card_text(task, config, record, directory, plot=True):
+    from rnnzoo.models import get_family
+
+    extra = get_family(config.family).model_card_extra(config, record, shipped_metrics(exclude=config.name))
+    return model_card(config, record, directory, extra, serving=serving_section(task, config.name), plot=plot)
+
+
+def _write_card(task, config, record, directory, plot=True):
+    """`MODEL_CARD.md` from the record (and the zoo's download record refreshed); returns its path."""
+    path = os.path.join(directory, MODEL_CARD)
+    text = _card_text(task, config, record, directory, plot=plot)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    _refresh_download_record(directory, config.name)
+    return path
+
+
+def serving_section(task, name):
+    """The model card's "Serving" section: the exported `serving_default` signature, from `task.serving_docs()`.
+
+    One description per family (its `serving_inputs`/`serving_outputs`, next
+    to `serving_signature`), so every card says the same thing the export
+    does; tests/test_export.py checks the descriptions against written
+    SavedModels. Returns "" for a task without them.
+    """
+    docs = task.serving_docs()
+    if not docs["outputs"]:
+        return ""
+    first = next(iter(docs["inputs"]), "text")
+    example = getattr(task, "serving_example", "")
+    rows = [(f"`{n}`", kind, d, f"`{s}`", m) for kind in ("inputs", "outputs") for n, (d, s, m) in docs[kind].items()]
+    note = getattr(task, "serving_note", "")
+    lines = [
+        "## Serving",
+        "",
+        f"`rnnzoo export {name} DIR` (or `model.export(DIR)`) writes a TensorFlow SavedModel into `DIR/<version>/`, "
+        "the layout TF Serving reads (the next free version unless `--version` says which; an existing version is "
+        "replaced only with `--overwrite`). Its `serving_default` signature takes raw strings and returns everything "
+        "`predict` returns, batch-major:",
+        "",
+        _table([(r[0], r[1][:-1], *r[2:]) for r in rows], ("name", "kind", "dtype", "shape", "meaning")),
+        "",
+    ]
+    if note:
+        lines += [note, ""]
+    lines += [
+        "Inspect and run it with TensorFlow's own tool:",
+        "",
+        "```bash",
+        "saved_model_cli show --dir DIR/1 --all",
+        "saved_model_cli run --dir DIR/1 --tag_set serve --signature_def serving_default \\",
+        f"    --input_exprs '{first}=[{json.dumps(example, ensure_ascii=False)}]'",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def shipped_metrics(exclude=None):
@@ -144,10 +245,12 @@ def _counted(record):
     return "? examples"
 
 
-def learning_curve(directory, metric):
+def learning_curve(directory, metric, plot=True):
     """The model card's learning curve: `learning_curve.png` and a table from the artifact's `training_log.json`.
 
-    Returns Markdown, or "" when the artifact has no training log.
+    `plot=False` keeps an existing `learning_curve.png` as it is (only the
+    table is written). Returns Markdown, or "" when the artifact has no
+    training log.
     """
     from rnnzoo.artifacts import TRAINING_LOG
 
@@ -157,6 +260,22 @@ def learning_curve(directory, metric):
     with open(path) as f:
         rows = json.load(f)["epochs"]
     keys = [k for k in ("loss", f"val_{metric}", "val_loss", "learning_rate") if any(k in r for r in rows)]
+    table = _table([[r["epoch"]] + [round(r[k], 4) if k in r else "" for k in keys] for r in rows], ["epoch"] + keys)
+    if plot or not os.path.exists(os.path.join(directory, "learning_curve.png")):
+        _plot_learning_curve(directory, metric, rows, keys)
+    return "\n".join([
+        "## Learning curve",
+        "",
+        f"From the training run's `{TRAINING_LOG}` (loss: the training batches' mean, nats per target).",
+        "",
+        "![learning curve](learning_curve.png)",
+        "",
+        table,
+        "",
+    ])
+
+
+def _plot_learning_curve(directory, metric, rows, keys):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,21 +292,16 @@ def learning_curve(directory, metric):
     fig.tight_layout()
     fig.savefig(os.path.join(directory, "learning_curve.png"), dpi=90)
     plt.close(fig)
-    table = _table([[r["epoch"]] + [round(r[k], 4) if k in r else "" for k in keys] for r in rows], ["epoch"] + keys)
-    return "\n".join([
-        "## Learning curve",
-        "",
-        f"From the training run's `{TRAINING_LOG}` (loss: the training batches' mean, nats per target).",
-        "",
-        "![learning curve](learning_curve.png)",
-        "",
-        table,
-        "",
-    ])
 
 
-def model_card(config, record, directory, extra=""):
-    """Markdown model card from the config and a metrics record."""
+def model_card(config, record, directory, extra="", serving="", plot=True):
+    """Markdown model card from the config and a metrics record.
+
+    Args:
+        extra: the family's sections (`model_card_extra`).
+        serving: the serving section (`serving_section`).
+        plot: draw `learning_curve.png` again (False keeps an existing one).
+    """
     a, t, d = config.architecture, config.training, config.data
     size_mb = os.path.getsize(os.path.join(directory, "model.keras")) / 2**20
     arch_rows = [(k, v) for k, v in vars(a).items()]
@@ -234,10 +348,12 @@ def model_card(config, record, directory, extra=""):
         _table(train_rows, ("setting", "value")),
         "",
     ]
-    curve = learning_curve(directory, record["metric"])
+    curve = learning_curve(directory, record["metric"], plot=plot)
     if curve:
         parts += [curve.rstrip(), ""]
     if extra:
         parts += [extra.rstrip(), ""]
+    if serving:
+        parts += [serving.rstrip(), ""]
     parts += ["## License", "", config.metadata.license or "See the dataset README.", ""]
     return "\n".join(parts)

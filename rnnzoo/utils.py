@@ -18,6 +18,17 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """argparse type for versions and offsets: an integer >= 0, else a usage error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
 def progress(iterable, desc=None, unit="it", total=None):
     """Progress on stderr: a tqdm bar on a terminal, plain lines elsewhere.
 

@@ -223,8 +223,7 @@ def test_multilabel_head():
 
 @pytest.mark.slow
 def test_export_runs_in_a_fresh_process(trained, tmp_path):
-    path = str(tmp_path / "exported")
-    trained.export(path, verbose=False)
+    path = trained.export(str(tmp_path / "exported"), verbose=False)
     texts = ["A good film!", "boring and bad", "", "never seen words " * 300]
     script = (
         "import json, sys, tensorflow as tf\n"
@@ -239,7 +238,8 @@ def test_export_runs_in_a_fresh_process(trained, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     served = json.loads(result.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(served["probabilities"], trained.predict_proba(texts), rtol=1e-5, atol=1e-6)
-    assert served["labels"] == ["negative", "positive"]
+    assert served["labels"] == [["negative", "positive"]] * len(texts)  # batch-major, for TF Serving's row format
+    assert served["score"] == [r["score"] for r in trained.predict(texts)]
     assert served["label"] == [r["label"] for r in trained.predict(texts)]
 
 

@@ -50,7 +50,7 @@ def test_predict_evaluate_export_on_an_artifact_folder(tiny_tagger, tmp_path, ca
     # The export serves: its signature tags a raw string as predict does.
     import tensorflow as tf
 
-    served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serving_default"]
+    served = tf.saved_model.load(str(tmp_path / "exported" / "1")).signatures["serving_default"]
     outputs = served(tf.constant(["Pankaj lives in Munich ."]))
     n = int(outputs["lengths"].numpy()[0])
     tags = [t.decode() for t in outputs["tags"].numpy()[0][:n]]

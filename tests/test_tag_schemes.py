@@ -121,11 +121,11 @@ def test_iobes_tagger_fine_tunes_on_bio_data_and_datasets(iobes_tagger):
 def test_iobes_export_serves_bio_tags(iobes_tagger, tmp_path):
     task, _ = iobes_tagger
     export_dir = tmp_path / "exported"
-    task.export(str(export_dir), verbose=False)
+    path = task.export(str(export_dir), verbose=False)
     sentences = ["Reuters reported from New York", "Pankaj lives in Munich ."]
     code = (
         "import json, tensorflow as tf\n"
-        f"m = tf.saved_model.load({str(export_dir)!r})\n"
+        f"m = tf.saved_model.load({path!r})\n"
         f"out = m.signatures['serving_default'](tf.constant({sentences!r}))\n"
         "print(json.dumps([[t.decode() for t in row] for row in out['tags'].numpy().tolist()]))\n"
     )

@@ -101,11 +101,11 @@ def test_fit_accepts_a_conll_path_and_evaluate_raw(tiny_tagger, tiny_conll_dir):
 def test_export_serves_raw_strings_in_a_fresh_process(tiny_tagger, tmp_path):
     task, _ = tiny_tagger
     export_dir = tmp_path / "exported"
-    task.export(str(export_dir), verbose=False)
+    path = task.export(str(export_dir), verbose=False)
     sentences = ["Pankaj lives in Munich .", "", "Maria works for Google in London"]
     code = (
         "import json, sys, tensorflow as tf\n"
-        f"m = tf.saved_model.load({str(export_dir)!r})\n"
+        f"m = tf.saved_model.load({path!r})\n"
         f"out = m.signatures['serving_default'](tf.constant({sentences!r}))\n"
         "print(json.dumps({k: [[x.decode() if isinstance(x, bytes) else x for x in row] if isinstance(row, list) else row "
         "for row in v.numpy().tolist()] for k, v in out.items()}))\n"

@@ -174,20 +174,73 @@ class Task(keras.Model):
         """`(serve, input_signature, trackables)`: the exported `serving_default` (see `export`)."""
         raise NotImplementedError(f"{type(self).__name__} has no serving signature")
 
-    def export(self, filepath, format="tf_saved_model", verbose=True, **kwargs):
-        """Write a TensorFlow SavedModel whose `serving_default` takes raw inputs (`serving_signature`).
+    #: The exported `serving_default`, documented in the model card (see `serving_docs`): each input and
+    #: output name -> `(dtype, shape, meaning)`. The families fill them in next to `serving_signature`.
+    serving_inputs = {}
+    serving_outputs = {}
+    #: An input for the card's `saved_model_cli run` example, and what else the card says about serving.
+    serving_example = ""
+    serving_note = ""
 
-        Written atomically; load it with `tf.saved_model.load(filepath)` or
-        serve it with TF Serving. TensorFlow backend only.
+    def serving_docs(self):
+        """`{"inputs": {...}, "outputs": {...}}`: this task's `serving_inputs`/`serving_outputs` (name -> dtype, shape, meaning).
+
+        What the model card's serving section is written from; a family whose
+        outputs depend on the head (the classifier's multilabel outputs)
+        leaves out those this task does not export.
+        """
+        return {"inputs": dict(self.serving_inputs), "outputs": dict(self.serving_outputs)}
+
+    def export(self, directory, format="saved_model", version=None, overwrite=False, verbose=True, quantize=None,
+               **kwargs):
+        """Write the task for serving, in the TF Serving layout `directory/<version>/`.
+
+        `"saved_model"`: a TensorFlow SavedModel whose `serving_default` takes
+        raw inputs and returns everything `predict` does, named
+        (`serving_signature`; documented in the model card and by
+        `serving_docs`); load it with `tf.saved_model.load(path)` or serve
+        `directory` with TF Serving. TensorFlow backend only. `"tflite"` and
+        `"onnx"` are written by `rnnzoo.runtime.export_portable`.
+
+        Written atomically into a new version folder (see
+        `rnnzoo.export.version_directory`): an existing version is never
+        replaced unless `overwrite=True`.
+
+        Args:
+            directory: the model's folder; each version is an integer subfolder.
+            format: `"saved_model"` (also its old name `"tf_saved_model"`),
+                `"tflite"` or `"onnx"`.
+            version: the version folder to write (an int), or None for 1 + the
+                highest existing one (1 in a new folder).
+            overwrite: replace that version if it exists (else `FileExistsError`).
+            verbose: print the path written and the signature.
+            quantize: `"int8"` for a dynamic-range int8 model (tflite/onnx only).
+            **kwargs: the family's export options (e.g. the language model's decoding).
 
         Returns:
-            The absolute path written.
-        """
-        if format != "tf_saved_model":
-            raise ValueError(f"{type(self).__name__}.export writes format='tf_saved_model' only, got {format!r}.")
-        from rnnzoo.export import export_saved_model
+            The version folder's absolute path.
 
-        return export_saved_model(self, filepath, verbose=verbose)
+        Example:
+        >>> tagger.export("exported/bilstm_ner")          # doctest: +SKIP
+        '/abs/exported/bilstm_ner/1'
+        """
+        from rnnzoo.export import check_format, export_saved_model
+
+        format = check_format(format)
+        if format != "saved_model":
+            if kwargs:
+                raise TypeError(f"{type(self).__name__}.export(format={format!r}) got unexpected options {sorted(kwargs)}.")
+            from rnnzoo.runtime import export_portable
+
+            return export_portable(self, directory, format=format, version=version, overwrite=overwrite,
+                                   quantize=quantize, verbose=verbose)
+        if quantize is not None:
+            raise ValueError(
+                f"quantize={quantize!r} applies to the tflite and onnx formats; a SavedModel keeps float weights."
+            )
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}.export got unexpected options {sorted(kwargs)}.")
+        return export_saved_model(self, directory, version=version, overwrite=overwrite, verbose=verbose)
 
     # ------------------------------------------------------------- input checks
     #: What `predict` reads, for error messages (the families say it in their own words).

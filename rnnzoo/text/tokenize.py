@@ -84,3 +84,33 @@ def tf_tokenize(strings):
         for _ in range(2):
             padded = tf.strings.regex_replace(padded, pattern, replacement)
     return tf.strings.split(tf.strings.strip(padded))
+
+
+def tf_token_offsets(strings, tokens):
+    """Character offsets of `tf_tokenize`'s tokens in `strings`, as `tokenize` gives them: `(starts, ends)`.
+
+    Offsets count Unicode code points (Python `str` indices), not bytes. The
+    rules only insert spaces and map whitespace to spaces, so the tokens,
+    joined, are the string's non-whitespace characters in order: a token
+    starts at the non-whitespace character after those of the tokens before it.
+
+    Args:
+        strings: `(batch,)` valid UTF-8 strings.
+        tokens: `tf_tokenize(strings)`.
+
+    Returns:
+        Two ragged int64 tensors shaped like `tokens`: `text[start:end]` is the token.
+    """
+    import tensorflow as tf
+
+    chars = tf.strings.unicode_decode(strings, "UTF-8")
+    spaces = tf.constant([ord(c) for c in WHITESPACE], tf.int32)
+    kept = tf.logical_not(tf.reduce_any(tf.equal(chars.flat_values[:, None], spaces[None, :]), axis=1))
+    positions = tf.ragged.range(chars.row_lengths())  # each character's index in its string
+    visible = tf.ragged.boolean_mask(positions, chars.with_flat_values(kept))
+    lengths = tf.cast(tf.strings.length(tokens.flat_values, unit="UTF8_CHAR"), tf.int64)
+    ends = tf.cumsum(tokens.with_flat_values(lengths), axis=1)  # characters up to each token's end, per string
+    base = tf.gather(visible.row_splits, tokens.value_rowids())
+    last = tf.gather(visible.flat_values, base + ends.flat_values - 1)
+    first = tf.gather(visible.flat_values, base + ends.flat_values - lengths)
+    return tokens.with_flat_values(first), tokens.with_flat_values(last + 1)

@@ -402,23 +402,71 @@ class TextClassifier(Task):
         return self._derive(new)
 
     # ------------------------------------------------------------- export
-    def serving_signature(self):
-        """`serving_default(text: tf.string [batch])` -> `probabilities`, `label` and `labels`.
+    serving_inputs = {"text": ("string", "[batch]", "raw texts (UTF-8)")}
+    serving_outputs = {
+        "label": ("string", "[batch]", "the most probable label (`predict`'s `label`)"),
+        "score": ("float64", "[batch]", "its probability, rounded to 4 decimals (`predict`'s `score`)"),
+        "probabilities": ("float32", "[batch, num_labels]", "every label's probability (`predict_proba`), "
+                          "columns in the order of `labels`"),
+        "labels": ("string", "[batch, num_labels]", "the label names of the `probabilities` columns (the same "
+                   "in every row: batch-major so that TF Serving's row format can return it)"),
+        "predicted_labels": ("string", "[batch, num_labels]", "multilabel head only: the labels at or above the "
+                             "threshold, most probable first (`predict`'s list), '' after them"),
+        "predicted_scores": ("float64", "[batch, num_labels]", "multilabel head only: their probabilities, "
+                             "rounded to 4 decimals; 0 after them"),
+        "num_predicted": ("int64", "[batch]", "multilabel head only: how many labels each row has"),
+    }
+    _multilabel_outputs = ("predicted_labels", "predicted_scores", "num_predicted")
+    serving_example = "A wonderful, moving film."
+    serving_note = (
+        "Texts are lower-cased, tokenized and truncated to the model's `max_length` tokens inside the graph, as "
+        "`predict` does; an empty text is read as one unknown word (a near-prior result)."
+    )
 
-        `probabilities` is `(batch, num_labels)` float32, `label` `(batch,)`
-        the most probable label, `labels` `(num_labels,)` the column names of
-        `probabilities`. Tokenization, truncation and the vocabulary are inside
-        the graph; `export` writes it (see `Task.export`).
+    def serving_docs(self):
+        docs = super().serving_docs()
+        if self.head != "multilabel":
+            for name in self._multilabel_outputs:
+                docs["outputs"].pop(name)
+        return docs
+
+    def serving_signature(self):
+        """`serving_default(text: tf.string [batch])` -> everything `predict` returns, and the probabilities.
+
+        `label` and `score` are `predict`'s result (the top label and its
+        rounded probability), `probabilities` `predict_proba`'s, `labels` the
+        names of its columns; a multilabel head adds `predicted_labels`,
+        `predicted_scores` and `num_predicted` (`predict`'s list of labels at
+        or above `threshold`). Names, dtypes and shapes in `serving_outputs`.
+        Tokenization, truncation and the vocabulary are inside the graph;
+        `export` writes it (see `Task.export`).
         """
         import tensorflow as tf
 
+        from rnnzoo.export import tf_at_least_one_row, tf_round
+
         preprocessor = self.preprocessor
         label_names = tf.constant(self.labels)
+        multilabel, threshold = self.head == "multilabel", float(self.threshold)
 
         def serve(text):
-            probabilities = self.probabilities(self(preprocessor.dense(text), training=False))
+            text, rows = tf_at_least_one_row(text)  # an empty batch runs one "" and returns no row
+            probabilities = self.probabilities(self(preprocessor.dense(text), training=False))[:rows]
             best = tf.argmax(probabilities, axis=-1)
-            return {"probabilities": probabilities, "label": tf.gather(label_names, best), "labels": label_names}
+            out = {
+                "label": tf.gather(label_names, best),
+                "score": tf_round(tf.gather(probabilities, best, batch_dims=1)),
+                "probabilities": probabilities,
+                "labels": tf.tile(label_names[None, :], [rows, 1]),
+            }
+            if multilabel:
+                order = tf.argsort(probabilities, axis=-1, direction="DESCENDING", stable=True)
+                ranked = tf.gather(probabilities, order, batch_dims=1)
+                chosen = ranked >= threshold
+                out["predicted_labels"] = tf.where(chosen, tf.gather(label_names, order), "")
+                out["predicted_scores"] = tf.where(chosen, tf_round(ranked), tf.zeros_like(ranked, tf.float64))
+                out["num_predicted"] = tf.reduce_sum(tf.cast(chosen, tf.int64), axis=-1)
+            return out
 
         # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
         return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor, preprocessor.word_lookup]

@@ -445,38 +445,73 @@ class LanguageModel(Task):
         return self.generate(x, max_length=max_length, sampler=sampler, batch_size=batch_size, **kwargs)
 
     # ------------------------------------------------------------- export
-    def export(self, filepath, format="tf_saved_model", verbose=True, max_length=30, sampler="greedy",
-               **sampler_kwargs):
-        """A SavedModel whose `serving_default` continues raw prompts inside the graph.
+    serving_inputs = {"prompt": ("string", "[batch]", "raw prompts (UTF-8); an empty prompt generates from the start of a text")}
+    serving_outputs = {
+        "continuation": ("string", "[batch]", "the generated text (`generate`'s result): words joined by spaces at "
+                         "word level, characters at character level; stops before the end token"),
+        "log_prob": ("float64", "[batch]", "the continuation's log-probability under the model (natural log, end "
+                     "token included), rounded to 4 decimals as `generate(..., return_scores=True)` gives it"),
+        "tokens": ("int32", "[batch, max_length]", "the generated token ids (id i: line i of `vocabularies/tokens.txt`, from 0), "
+                   "end token included, then padding"),
+        "lengths": ("int32", "[batch]", "generated tokens per prompt, up to and including the end token"),
+    }
+
+    serving_example = "the king said"
+    serving_note = (
+        "The decoding is fixed when exporting: greedy, 30 tokens, unless `model.export(DIR, max_length=..., "
+        "sampler=..., ...)` says otherwise (`rnnzoo export` uses the defaults); `continuation` and `log_prob` are "
+        "then what `generate(prompts, max_length, sampler, return_scores=True)` returns."
+    )
+
+    def export(self, directory, format="saved_model", version=None, overwrite=False, verbose=True, quantize=None,
+               max_length=30, sampler="greedy", **sampler_kwargs):
+        """Write the model for serving in `directory/<version>/` (see `Task.export`).
+
+        The SavedModel's `serving_default` continues raw prompts inside the
+        graph: tokenization, the prompt's state, the decoding loop and
+        detokenization.
 
         Args:
             max_length, sampler, **sampler_kwargs: the decoding the signature runs
-                (fixed at export; default greedy, 30 tokens).
+                (fixed at export; default greedy, 30 tokens): the served
+                `continuation` is `generate(prompts, max_length, sampler, ...)`.
         """
         from rnnzoo.generation import get_sampler
 
         check_positive_int(max_length, "max_length", "tokens generated per prompt")
         self.__dict__["__serving"] = (max_length, get_sampler(sampler, **sampler_kwargs))
-        return super().export(filepath, format=format, verbose=verbose)
+        return super().export(directory, format=format, version=version, overwrite=overwrite, verbose=verbose,
+                              quantize=quantize)
 
     def serving_signature(self):
-        """`serving_default(prompt: tf.string [batch])` -> `continuation` (string), `tokens` (int32), `log_prob`.
+        """`serving_default(prompt: tf.string [batch])` -> `continuation`, `log_prob`, `tokens`, `lengths`.
 
-        Tokenization, the prompt's state, the decoding loop (`rnnzoo.generation`)
-        and detokenization all run in the graph.
+        What `generate(prompts, return_scores=True)` returns with the decoding
+        fixed at export (see `export`), plus the generated ids; names, dtypes
+        and shapes in `serving_outputs`. Tokenization, the prompt's state, the
+        decoding loop (`rnnzoo.generation`) and detokenization all run in the
+        graph.
         """
         import tensorflow as tf
+
+        from rnnzoo.export import tf_at_least_one_row, tf_round
 
         max_length, sampler = self.__dict__.get("__serving", (30, "greedy"))
         p = self.preprocessor
 
         def serve(prompt):
+            prompt, rows = tf_at_least_one_row(prompt)  # an empty batch runs one "" and returns no row
             tokens = tf.cast(p._lookup(p.tokenize(prompt)), tf.int32)
             start = tf.fill([tokens.nrows(), 1], tf.constant(p.boundary_id, tf.int32))
             ragged = tf.concat([tf.RaggedTensor.from_tensor(start), tokens], axis=1)
             ids, lengths = ragged.to_tensor(), tf.cast(ragged.row_lengths(), tf.int32)
             out = self._generate_ids(ids, lengths, max_length, sampler)
-            return {"continuation": p.tf_detokenize(out["ids"]), "tokens": out["ids"], "log_prob": out["scores"]}
+            return {
+                "continuation": p.tf_detokenize(out["ids"])[:rows],
+                "log_prob": tf_round(out["scores"])[:rows],
+                "tokens": out["ids"][:rows],
+                "lengths": tf.cast(out["lengths"], tf.int32)[:rows],
+            }
 
         return serve, [tf.TensorSpec([None], tf.string, name="prompt")], [p, p._lookup]
 

@@ -538,30 +538,119 @@ class BidirectionalTagger(Task):
         return self._derive(new)
 
     # ------------------------------------------------------------- export
-    def serving_signature(self):
-        """`serving_default(text: tf.string [batch])` -> `tokens`, `tags` and `lengths`.
+    serving_inputs = {"text": ("string", "[batch]", "raw sentences (UTF-8; invalid bytes are read as U+FFFD)")}
+    serving_outputs = {
+        "tokens": ("string", "[batch, time]", "each sentence's tokens (`predict`'s `tokens`), '' after its end; "
+                   "time >= 1"),
+        "tags": ("string", "[batch, time]", "each token's BIO tag (`predict`'s `tags`), '' after the end"),
+        "lengths": ("int64", "[batch]", "tokens per sentence"),
+        "confidences": ("float32", "[batch, time]", "the softmax probability of each token's tag (what entity "
+                        "scores average), 0 after the end"),
+        "token_starts": ("int64", "[batch, time]", "each token's first character: an index into the input string "
+                         "counted in Unicode code points (Python `str` indices), -1 after the end"),
+        "token_ends": ("int64", "[batch, time]", "one past each token's last character (`text[start:end]` is the "
+                       "token), -1 after the end"),
+        "num_entities": ("int64", "[batch]", "entities per sentence (`len(predict(...)['entities'])`)"),
+        "entity_texts": ("string", "[batch, entities]", "each entity's `text`: the input's characters "
+                         "`start:end`; '' after the last entity"),
+        "entity_types": ("string", "[batch, entities]", "each entity's `type` (PER, LOC, ...); '' after the last"),
+        "entity_starts": ("int64", "[batch, entities]", "each entity's `start` character offset (as "
+                          "`token_starts`); -1 after the last"),
+        "entity_ends": ("int64", "[batch, entities]", "each entity's `end` character offset; -1 after the last"),
+        "entity_token_starts": ("int64", "[batch, entities]", "each entity's first token (`token_start`); -1 "
+                                "after the last"),
+        "entity_token_ends": ("int64", "[batch, entities]", "one past its last token (`token_end`); -1 after "
+                              "the last"),
+        "entity_scores": ("float64", "[batch, entities]", "each entity's `score`: the mean confidence of its "
+                          "tokens, rounded to 4 decimals; 0 after the last"),
+    }
 
-        `tokens` and `tags` are `[batch, time]` strings ("" past each
-        sentence's end), `lengths` `[batch]` int64. Tokenization follows
-        `rnnzoo.text.tokenize`; `export` writes it (see `Task.export`).
+    serving_example = "Zoë Müller lives in São Paulo ."
+    serving_note = (
+        "Character offsets count Unicode code points (Python `str` indices), so `text[start:end]` is the token or "
+        "entity in Python for any script; invalid UTF-8 bytes are read as U+FFFD (`predict` refuses them). "
+        f"Sentences longer than {MAX_LENGTH} tokens are tagged in windows as `predict` does "
+        "(`model.export(DIR, max_length=...)` changes the limit). Row `i` of every output belongs to input `i`; "
+        "`lengths` and `num_entities` say how much of each padded row is real."
+    )
+
+    def export(self, directory, format="saved_model", version=None, overwrite=False, verbose=True, quantize=None,
+               max_length=None):
+        """Write the tagger for serving in `directory/<version>/` (see `Task.export`).
+
+        Args:
+            max_length: the SavedModel tags sentences longer than this many
+                tokens in windows, as `predict(..., max_length=...)` does
+                (default `MAX_LENGTH` = 256).
+        """
+        if format in ("saved_model", "tf_saved_model"):
+            max_length = MAX_LENGTH if max_length is None else check_positive_int(
+                max_length, "max_length", "tokens per window")
+            self.__dict__["__serving_max_length"] = max_length
+        elif max_length is not None:
+            raise ValueError(f"max_length applies to the saved_model export only, not format={format!r}.")
+        return super().export(directory, format=format, version=version, overwrite=overwrite, verbose=verbose,
+                              quantize=quantize)
+
+    def serving_signature(self):
+        """`serving_default(text: tf.string [batch])` -> everything `predict` returns for str sentences.
+
+        Tokens and tags (`tokens`, `tags`, `lengths`), each token's
+        `confidences` and character offsets (`token_starts`, `token_ends`),
+        and the entities as padded `[batch, entities]` tensors (`entity_texts`,
+        `entity_types`, `entity_starts`, `entity_ends`, `entity_token_starts`,
+        `entity_token_ends`, `entity_scores`, with `num_entities` per
+        sentence); names, dtypes, shapes and padding in `serving_outputs`.
+        Everything runs in the graph, as `predict` does it in Python:
+        tokenization follows `rnnzoo.text.tokenize` (offsets in code points,
+        like Python `str` indices), sentences longer than the export's
+        `max_length` are tagged in the same windows, entities follow
+        `bio_to_spans` and their scores are `predict`'s rounded means.
+        `export` writes it (see `Task.export`).
         """
         import tensorflow as tf
 
+        from rnnzoo.export import tf_round
+        from rnnzoo.text.tokenize import tf_token_offsets, tf_tokenize
+
         self._require_preprocessor()
         preprocessor = self.preprocessor
-        labels = tf.constant(self.output_tags)
+        output_tags = self.output_tags
+        labels = tf.constant(output_tags)
+        max_length = self.__dict__.get("__serving_max_length", MAX_LENGTH)
+
+        def tag(tokens):
+            # At least one row: the character encoder cannot reshape an empty batch.
+            rows = tf.shape(tokens)[0]
+            tokens = tf.pad(tokens, [[0, tf.maximum(1 - rows, 0)], [0, 0]], constant_values="")
+            features = preprocessor(tokens)
+            tag_ids, confidences = self.decode(features, self(features, training=False))
+            return tag_ids[:rows], confidences[:rows]
 
         def serve(text):
-            tokens = preprocessor.from_strings(text)[0]
-            lengths = tokens.row_lengths()
-            # At least one time step, so empty strings and empty batches stay valid.
-            dense = tokens.to_tensor(default_value="")
-            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]], constant_values="")
-            features = preprocessor(dense)
-            tags, _ = self.decode(features, self(features, training=False))
-            tag_names = tf.gather(labels, tags)
-            tag_names = tf.where(tf.not_equal(dense, ""), tag_names, tf.fill(tf.shape(tag_names), ""))
-            return {"tokens": dense, "tags": tag_names, "lengths": lengths}
+            text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace")
+            ragged = tf_tokenize(text)
+            lengths = ragged.row_lengths()
+            starts, ends = tf_token_offsets(text, ragged)
+            tokens = _at_least_one_step(ragged.to_tensor(default_value=""))
+            tag_ids, confidences = _tf_tag_in_windows(tag, tokens, lengths, max_length)
+            valid = tf.sequence_mask(lengths, tf.shape(tokens, out_type=tf.int64)[1])
+            tags = tf.where(valid, tf.gather(labels, tag_ids), "")
+            confidences = tf.where(valid, confidences, 0.0)
+            width = tf.shape(tokens)[1]
+            token_starts = _at_least_one_step(starts.to_tensor(default_value=-1), width, -1)
+            token_ends = _at_least_one_step(ends.to_tensor(default_value=-1), width, -1)
+            entities = _tf_entities(text, tag_ids, valid, output_tags, confidences, token_starts, token_ends)
+            entities["entity_scores"] = tf_round(entities["entity_scores"])
+            return {
+                "tokens": tokens,
+                "tags": tags,
+                "lengths": lengths,
+                "confidences": confidences,
+                "token_starts": token_starts,
+                "token_ends": token_ends,
+                **entities,
+            }
 
         return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor]
 
@@ -584,6 +673,137 @@ class _Decode(layers.Layer):
         shape = emissions.shape[:2]
         return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
 
+
+def _at_least_one_step(dense, width=None, value=""):
+    """`dense` `(batch, time)` padded with `value` to `width` steps (default: at least one), in the graph.
+
+    Empty strings and empty batches keep a time axis of one step, so the model runs on them.
+    """
+    import tensorflow as tf
+
+    width = tf.maximum(tf.shape(dense)[1], 1) if width is None else width
+    return tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]], constant_values=value)
+
+
+def _tf_windows(tokens, lengths, max_length):
+    """`_windows` of every sentence with tokens, in the graph: `(rows, firsts, lasts)` int64, one entry per window.
+
+    One pass of the loop cuts one window off every sentence still longer
+    than `max_length` tokens (at the last sentence end of its second half,
+    else after `max_length` tokens); a sentence that fits is one window.
+    """
+    import tensorflow as tf
+
+    half = max_length // 2
+    sentence_ends = tf.reduce_any(tf.equal(tokens[..., None], tf.constant(sorted(_SENTENCE_ENDS))), axis=-1)
+    candidates = tf.range(half, max_length, dtype=tf.int64)  # j - first for j in [first + half, first + max_length)
+    width = tf.shape(tokens, out_type=tf.int64)[1]
+    all_rows = tf.range(tf.shape(lengths, out_type=tf.int64)[0])
+    empty = tf.zeros([0], tf.int64)
+
+    def body(first, active, rows, firsts, lasts):
+        long = active & (lengths - first > max_length)
+        j = tf.minimum(first[:, None] + candidates[None, :], width - 1)
+        hit = tf.cast(tf.gather(sentence_ends, j, batch_dims=1) & long[:, None], tf.int32)
+        last_hit = first + max_length - tf.argmax(tf.reverse(hit, [1]), axis=1)  # one past the last hit
+        cut = tf.where(tf.reduce_any(hit > 0, axis=1), last_hit, first + max_length)
+        last = tf.where(long, cut, lengths)
+        rows = tf.concat([rows, tf.boolean_mask(all_rows, active)], 0)
+        firsts = tf.concat([firsts, tf.boolean_mask(first, active)], 0)
+        lasts = tf.concat([lasts, tf.boolean_mask(last, active)], 0)
+        return tf.where(active, last, first), long, rows, firsts, lasts
+
+    _, _, rows, firsts, lasts = tf.while_loop(
+        lambda first, active, *_: tf.reduce_any(active),
+        body,
+        (tf.zeros_like(lengths), lengths > 0, empty, empty, empty),
+        shape_invariants=(lengths.shape, lengths.shape, tf.TensorShape([None]), tf.TensorShape([None]),
+                          tf.TensorShape([None])),
+    )
+    return rows, firsts, lasts
+
+
+def _tf_tag_in_windows(tag, tokens, lengths, max_length):
+    """Tag ids and confidences `(batch, time)` of `tokens`, each sentence tagged in `predict`'s windows.
+
+    `tag(window_tokens) -> (tag ids, confidences)` runs the model on a batch
+    of windows (padded with ""); the results are put back at each window's
+    place. Past a sentence's end: tag 0, confidence 0.
+    """
+    import tensorflow as tf
+
+    rows, firsts, lasts = _tf_windows(tokens, lengths, max_length)
+    positions = tf.ragged.range(lasts - firsts)
+    window = positions.value_rowids()
+    source = tf.stack([tf.gather(rows, window), tf.gather(firsts, window) + positions.flat_values], axis=1)
+    windows = tf.RaggedTensor.from_row_splits(tf.gather_nd(tokens, source), positions.row_splits)
+    tag_ids, confidences = tag(_at_least_one_step(windows.to_tensor(default_value="")))
+    target = tf.stack([window, positions.flat_values], axis=1)
+    shape = tf.shape(tokens, out_type=tf.int64)
+    tag_ids = tf.scatter_nd(source, tf.gather_nd(tf.cast(tag_ids, tf.int32), target), shape)
+    confidences = tf.scatter_nd(source, tf.gather_nd(tf.cast(confidences, tf.float32), target), shape)
+    return tag_ids, confidences
+
+
+def _tf_entities(text, tag_ids, valid, tags, confidences, token_starts, token_ends):
+    """`_entities` of a padded batch of tag ids, in the graph: the `entity_*` outputs and `num_entities`.
+
+    As `bio_to_spans`: a token opens an entity when its tag is `B-X`, or
+    `I-X` not right after a token of a type-X entity; the entity runs while
+    such `I-X` tags follow. Each tag's prefix and type are read once in
+    Python (`str.partition`, as `bio_to_spans` does) into small tables the
+    graph gathers from, so no string op runs per token. Scores are float64
+    means of the float32 confidences (the sums of a few float32 numbers are
+    exact in float64, so they equal Python's); `serving_signature` rounds them.
+
+    Args:
+        tag_ids: `(batch, time)` ids into `tags`; `valid` marks the real tokens.
+        tags: the BIO tag of each id (`output_tags`).
+    """
+    import tensorflow as tf
+
+    parts = [tag.partition("-") for tag in tags]
+    kinds = sorted({kind for prefix, _, kind in parts if prefix in ("B", "I")})
+    kind_of = tf.constant([kinds.index(kind) if prefix in ("B", "I") else -1 for prefix, _, kind in parts], tf.int32)
+    is_inside = tf.constant([prefix == "I" for prefix, _, _ in parts])
+    kind = tf.where(valid, tf.gather(kind_of, tag_ids), -1)  # the entity type of each token, -1 outside
+    inside = kind >= 0
+    batch = tf.shape(tag_ids)[0]
+    before = tf.concat([tf.fill([batch, 1], -1), kind[:, :-1]], axis=1)
+    continues = inside & tf.gather(is_inside, tag_ids) & tf.equal(before, kind)
+    opens = inside & ~continues
+    closes = inside & ~tf.concat([continues[:, 1:], tf.zeros([batch, 1], tf.bool)], axis=1)
+    first = tf.where(opens)  # (entities, 2): row, token; row-major, as `closes`
+    last = tf.where(closes)
+    rows = first[:, 0]
+    count = tf.reduce_sum(tf.cast(opens, tf.int64), axis=1)
+    entity = tf.cumsum(tf.reshape(tf.cast(opens, tf.int64), [-1])) - 1  # each token's entity id (row-major)
+    flat_inside = tf.reshape(inside, [-1])
+    totals = tf.math.unsorted_segment_sum(
+        tf.boolean_mask(tf.reshape(tf.cast(confidences, tf.float64), [-1]), flat_inside),
+        tf.boolean_mask(entity, flat_inside),
+        tf.shape(first, out_type=tf.int64)[0],
+    )
+    token_start, token_end = first[:, 1], last[:, 1] + 1
+    start = tf.gather_nd(token_starts, first)
+    end = tf.gather_nd(token_ends, last)
+    values = {
+        "entity_texts": tf.strings.substr(tf.gather(text, rows), start, end - start, unit="UTF8_CHAR"),
+        "entity_types": tf.gather(tf.constant(kinds + [""]), tf.gather_nd(kind, first)),
+        "entity_starts": start,
+        "entity_ends": end,
+        "entity_token_starts": token_start,
+        "entity_token_ends": token_end,
+        "entity_scores": totals / tf.cast(token_end - token_start, tf.float64),
+    }
+    padding = {"entity_texts": "", "entity_types": "", "entity_scores": 0.0}
+    out = {
+        name: tf.RaggedTensor.from_value_rowids(v, rows, nrows=tf.cast(batch, tf.int64)).to_tensor(
+            default_value=padding.get(name, -1))
+        for name, v in values.items()
+    }
+    out["num_entities"] = count
+    return out
 
 def _windows(tokens, max_length):
     """`(first, last)` token ranges of at most `max_length` covering `tokens`, preferably cut after a sentence end."""
