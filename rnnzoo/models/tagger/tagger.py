@@ -9,14 +9,18 @@ from keras import layers, ops
 from rnnzoo.layers import CRF, crf_decode_numpy, encoder_arguments
 from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.tagger.backbone import TaggerBackbone
+from rnnzoo.models.tagger.batching import MAX_LENGTH  # noqa: F401  (documented here, used by tests)
+from rnnzoo.models.tagger.batching import trim_chars as _trim_chars
+from rnnzoo.models.tagger.batching import uninformed_rows as _uninformed_rows
+from rnnzoo.models.tagger.batching import windows as _windows
 from rnnzoo.models.tagger.spans import (
     TAG_SCHEMES,
     bio_to_iobes,
-    bio_to_spans,
     iobes_labels,
     iobes_tag_to_bio,
     tf_bio_to_iobes,
 )
+from rnnzoo.models.tagger.spans import entities as _entities
 from rnnzoo.models.task import (
     InputError,
     Task,
@@ -32,10 +36,6 @@ from rnnzoo.text.tokenize import tokenize
 #: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
 XLA_MAX_TIME = 128
-#: `predict` tags sentences longer than this many tokens in windows of at most this many (see `predict`).
-MAX_LENGTH = 256
-#: Tokens after which a window preferably ends (the last one in its second half).
-_SENTENCE_ENDS = frozenset({".", "!", "?", ";"})
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -585,29 +585,6 @@ class _Decode(layers.Layer):
         return (keras.KerasTensor(shape, dtype="int32"), keras.KerasTensor(shape, dtype="float32"))
 
 
-def _windows(tokens, max_length):
-    """`(first, last)` token ranges of at most `max_length` covering `tokens`, preferably cut after a sentence end."""
-    out, first, n = [], 0, len(tokens)
-    while n - first > max_length:
-        last = first + max_length
-        for j in range(last - 1, first + max_length // 2 - 1, -1):
-            if tokens[j] in _SENTENCE_ENDS:
-                last = j + 1
-                break
-        out.append((first, last))
-        first = last
-    out.append((first, n))
-    return out
-
-
-def _uninformed_rows(features, reads_chars):
-    """Which rows of a vectorized batch have no known word and (if read) no known character (ids <= 1)."""
-    known = features["token_ids"].max(axis=1) > 1
-    if reads_chars:
-        known |= features["char_ids"].max(axis=(1, 2)) > 1
-    return ~known
-
-
 def check_bio_tags(labels):
     """A tagger's new tag set as a list: unique BIO tags (`"O"`, `B-TYPE`, `I-TYPE`) with `"O"`."""
     if isinstance(labels, (str, bytes)) or not isinstance(labels, (list, tuple)):
@@ -629,34 +606,6 @@ def check_bio_tags(labels):
     if "O" not in labels:
         raise InputError(f"a BIO tag set needs 'O' (outside any entity); got {labels}.")
     return labels
-
-
-def _trim_chars(features, window):
-    """Drop the character columns that are padding in every token of the batch.
-
-    Tokens' characters are left-aligned, so the columns past the longest token
-    are all padding; `window` of them are kept (a CNN's half window reads them).
-    The char encoder's output is unchanged; its cost falls with the width.
-    """
-    chars = features["char_ids"]
-    width = min(chars.shape[-1], int((chars != 0).sum(-1).max(initial=0)) + window)
-    return {**features, "char_ids": chars[..., : max(width, 1)]}
-
-
-def _entities(text, tokens, offsets, tags, confidence):
-    entities = []
-    spans = bio_to_spans(tags)
-    confidence = confidence.tolist() if spans else ()  # Python floats: cheaper than np.mean per entity
-    for kind, first, last in spans:
-        entity = {"type": kind, "score": round(sum(confidence[first:last]) / (last - first), 4)}
-        if offsets is not None:
-            start, end = offsets[first][1], offsets[last - 1][2]
-            entity.update({"text": text[start:end], "start": start, "end": end})
-        else:
-            entity["text"] = " ".join(tokens[first:last])
-        entity.update({"token_start": first, "token_end": last})
-        entities.append(entity)
-    return entities
 
 
 def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddings=None, tag_scheme="bio"):
