@@ -43,6 +43,13 @@ def check_positive_int(value, name, meaning):
     return int(value)
 
 
+def describe(x):
+    """A short description of a bad input for error messages: its type and a bit of its value."""
+    if x is None:
+        return "None"
+    return f"{type(x).__name__} ({x!r:.40})"
+
+
 def as_text(item, index, what="item"):
     """`item`, with bytes read as UTF-8 (a `ValueError` naming `what` `index` when they are not)."""
     if isinstance(item, bytes):

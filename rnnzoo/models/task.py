@@ -20,6 +20,7 @@ from rnnzoo.models.checks import (  # noqa: F401  (re-exported: the tasks' input
     check_batch_size,
     check_positive_int,
     check_texts,
+    describe as _describe,
     warn_near_prior,
     warn_truncated,
 )
@@ -326,13 +327,6 @@ def _one_pass_per_epoch(steps):
         if steps is None:
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         yield
-
-
-def _describe(x):
-    """A short description of a bad input for error messages: its type and a bit of its value."""
-    if x is None:
-        return "None"
-    return f"{type(x).__name__} ({x!r:.40})"
 
 
 def _is_dataset(x):

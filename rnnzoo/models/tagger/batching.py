@@ -8,6 +8,10 @@ as `BidirectionalTagger.predict` does.
 
 import numpy as np
 
+from rnnzoo.models.checks import InputError, as_text, warn_near_prior, warn_truncated
+from rnnzoo.models.tagger.spans import entities
+from rnnzoo.text.tokenize import tokenize
+
 #: Sentence-length bucket edges of training batches (tokens).
 BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 128)
 #: `predict` tags sentences longer than this many tokens in windows of at most this many (see `windows`).
@@ -96,3 +100,114 @@ def uninformed_rows(features, reads_chars):
     if reads_chars:
         known |= features["char_ids"].max(axis=(1, 2)) > 1
     return ~known
+
+
+def read_sentences(x):
+    """A tagger's raw `predict` input -> `(single, parsed)`, or an `InputError` naming the first bad item.
+
+    Args:
+        x: a str sentence (bytes are read as UTF-8), or a list/tuple of str
+            sentences and token lists (lists of str).
+
+    Returns:
+        `single` (x was one sentence) and one `(index, text or None, tokens,
+        offsets or None)` per item: a str is tokenized (`rnnzoo.text.tokenize`,
+        offsets into the text), a token list is taken as it is.
+    """
+    single = isinstance(x, (str, bytes))
+    items = [x] if single else list(x)
+    parsed = []
+    for i, item in enumerate(items):
+        item = as_text(item, i)
+        if isinstance(item, str):
+            spans = tokenize(item)
+            parsed.append((i, item, [t for t, _, _ in spans], spans))
+        elif isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
+            parsed.append((i, None, list(item), None))
+        else:
+            raise InputError(
+                f"item {i} is {type(item).__name__} ({item!r:.40}); predict takes str sentences or lists of "
+                "str tokens."
+            )
+    return single, parsed
+
+
+def tag_sentences(parsed, vectorize, decode, output_tags, batch_size, max_length, reads_chars, progress=None):
+    """Tag parsed sentences (`read_sentences`) in length-sorted batches: what a tagger's `predict` returns.
+
+    The one raw-input path of every tagger runtime (the Keras task and the
+    portable predictors of `rnnzoo.runtime`): sentences longer than
+    `max_length` tokens are tagged in `windows` (with a warning counting
+    them), batches of similar length pad little, and a warning counts the
+    sentences without a known word or character. Only the model differs.
+
+    Args:
+        parsed: `read_sentences` items.
+        vectorize: token lists -> the model's feature arrays (`token_features`).
+        decode: `(features, lengths) -> (tags, confidence)`: `(batch, time)`
+            head ids and each chosen tag's probability.
+        output_tags: the BIO tag of each head id.
+        batch_size: windows per batch.
+        max_length: tokens per window.
+        reads_chars: the model reads characters (for the no-information warning).
+        progress: optional wrapper of the batch iterable (a progress bar).
+
+    Returns:
+        One `{"tokens", "tags", "entities"}` dict per item, in input order.
+    """
+    results = [None] * len(parsed)
+    for p in parsed:
+        if not p[2]:
+            results[p[0]] = {"tokens": [], "tags": [], "entities": []}
+    # Windows (item, first token, last token exclusive) of at most max_length tokens.
+    pieces_of = []
+    long = 0
+    for p in parsed:
+        n = len(p[2])
+        if n <= max_length:
+            if n:
+                pieces_of.append((p, 0, n))
+            continue
+        long += 1
+        pieces_of.extend((p, first, last) for first, last in windows(p[2], max_length))
+    if long:
+        warn_truncated(long, len(parsed), max_length, f"each was tagged in windows of at most {max_length} "
+                       "tokens (every token still has a tag; an entity across a window edge may be split)",
+                       stacklevel=4)
+    order = np.argsort(np.asarray([w[2] - w[1] for w in pieces_of], dtype="int64"), kind="stable")
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    pieces = {}  # item index -> [(first, tag ids, confidence)] of a windowed item
+    uninformed = 0
+    if progress is not None and len(batches) > 1:
+        batches = progress(batches, desc="tagging", unit="batch")
+    for chosen in batches:
+        batch = [pieces_of[i] for i in chosen]
+        features = vectorize([w[0][2][w[1] : w[2]] for w in batch])
+        no_information = uninformed_rows(features, reads_chars)
+        tags, confidence = decode(features, [w[2] - w[1] for w in batch])
+        for row, ((i, text, tokens, offsets), first, last) in enumerate(batch):
+            n = last - first
+            uninformed += bool(no_information[row]) and n == len(tokens)
+            if n < len(tokens):
+                pieces.setdefault(i, []).append((first, tags[row, :n], confidence[row, :n]))
+                continue
+            tag_names = [output_tags[t] for t in tags[row, :n]]
+            results[i] = {
+                "tokens": tokens,
+                "tags": tag_names,
+                "entities": entities(text, tokens, offsets, tag_names, confidence[row, :n]),
+            }
+    for i, text, tokens, offsets in parsed:
+        if i in pieces:
+            parts = sorted(pieces[i], key=lambda part: part[0])
+            tag_names = [output_tags[t] for part in parts for t in part[1]]
+            confidence = np.concatenate([part[2] for part in parts])
+            results[i] = {
+                "tokens": tokens,
+                "tags": tag_names,
+                "entities": entities(text, tokens, offsets, tag_names, confidence),
+            }
+    if uninformed:
+        warn_near_prior(0, uninformed, len(parsed), kind="sentences", unknown_what="known word or character",
+                        stacklevel=4)
+    return results

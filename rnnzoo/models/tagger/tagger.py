@@ -7,12 +7,11 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy, encoder_arguments
-from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
+from rnnzoo.models.compiled import CompiledCall
 from rnnzoo.models.tagger.backbone import TaggerBackbone
-from rnnzoo.models.tagger.batching import MAX_LENGTH  # noqa: F401  (documented here, used by tests)
+from rnnzoo.models.tagger.batching import MAX_LENGTH, read_sentences, tag_sentences
 from rnnzoo.models.tagger.batching import trim_chars as _trim_chars
-from rnnzoo.models.tagger.batching import uninformed_rows as _uninformed_rows
-from rnnzoo.models.tagger.batching import windows as _windows
+from rnnzoo.models.tagger.batching import windows as _windows  # noqa: F401  (tests import it from here)
 from rnnzoo.models.tagger.spans import (
     TAG_SCHEMES,
     bio_to_iobes,
@@ -20,15 +19,11 @@ from rnnzoo.models.tagger.spans import (
     iobes_tag_to_bio,
     tf_bio_to_iobes,
 )
-from rnnzoo.models.tagger.spans import entities as _entities
 from rnnzoo.models.task import (
     InputError,
     Task,
-    as_text,
     check_batch_size,
     check_positive_int,
-    warn_near_prior,
-    warn_truncated,
 )
 from rnnzoo.text.tokenize import tokenize
 
@@ -297,76 +292,20 @@ class BidirectionalTagger(Task):
             # Vectorized inputs: Keras' predict over the decoder ({"tags", "confidence"} arrays).
             return self.get_decoder().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
         self._require_preprocessor()
-        single = isinstance(x, (str, bytes))
-        items = [x] if single else list(x)
-        results = [None] * len(items)
-        parsed = []
-        for i, item in enumerate(items):
-            item = as_text(item, i)
-            if isinstance(item, str):
-                spans = tokenize(item)
-                parsed.append((i, item, [t for t, _, _ in spans], spans))
-            elif isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
-                parsed.append((i, None, list(item), None))
-            else:
-                raise InputError(
-                    f"item {i} is {type(item).__name__} ({item!r:.40}); predict takes str sentences or lists of "
-                    "str tokens."
-                )
-        for p in parsed:
-            if not p[2]:
-                results[p[0]] = {"tokens": [], "tags": [], "entities": []}
-        # Windows (item, first token, last token exclusive) of at most max_length tokens.
-        windows = []
-        long = 0
-        for p in parsed:
-            n = len(p[2])
-            if n <= max_length:
-                if n:
-                    windows.append((p, 0, n))
-                continue
-            long += 1
-            windows.extend((p, first, last) for first, last in _windows(p[2], max_length))
-        if long:
-            warn_truncated(long, len(items), max_length, f"each was tagged in windows of at most {max_length} "
-                           "tokens (every token still has a tag; an entity across a window edge may be split)")
-        output_tags = self.output_tags
-        batches = length_sorted_batches([w[2] - w[1] for w in windows], batch_size)
-        pieces = {}  # item index -> [(first, tag ids, confidence)] of a windowed item
-        uninformed = 0
-        if verbose and len(batches) > 1:
+        single, parsed = read_sentences(x)
+        progress = None
+        if verbose:
             from rnnzoo.utils import progress
-
-            batches = progress(batches, desc="tagging", unit="batch")
-        for chosen in batches:
-            batch = [windows[i] for i in chosen]
-            features = self.vectorize_tokens([w[0][2][w[1] : w[2]] for w in batch])
-            no_information = _uninformed_rows(features, self.backbone.char_vocabulary_size > 0)
-            tags, confidence = self._decode_on_host(features, [w[2] - w[1] for w in batch])
-            for row, ((i, text, tokens, offsets), first, last) in enumerate(batch):
-                n = last - first
-                uninformed += bool(no_information[row]) and n == len(tokens)
-                if n < len(tokens):
-                    pieces.setdefault(i, []).append((first, tags[row, :n], confidence[row, :n]))
-                    continue
-                tag_names = [output_tags[t] for t in tags[row, :n]]
-                results[i] = {
-                    "tokens": tokens,
-                    "tags": tag_names,
-                    "entities": _entities(text, tokens, offsets, tag_names, confidence[row, :n]),
-                }
-        for i, text, tokens, offsets in parsed:
-            if i in pieces:
-                parts = sorted(pieces[i], key=lambda part: part[0])
-                tag_names = [output_tags[t] for part in parts for t in part[1]]
-                confidence = np.concatenate([part[2] for part in parts])
-                results[i] = {
-                    "tokens": tokens,
-                    "tags": tag_names,
-                    "entities": _entities(text, tokens, offsets, tag_names, confidence),
-                }
-        if uninformed:
-            warn_near_prior(0, uninformed, len(items), kind="sentences", unknown_what="known word or character")
+        results = tag_sentences(
+            parsed,
+            vectorize=self.vectorize_tokens,
+            decode=self._decode_on_host,
+            output_tags=self.output_tags,
+            batch_size=batch_size,
+            max_length=max_length,
+            reads_chars=self.backbone.char_vocabulary_size > 0,
+            progress=progress,
+        )
         return results[0] if single else results
 
     def _decode_on_host(self, features, lengths):
