@@ -131,8 +131,13 @@ def cmd_predict(args):
         texts = [line.rstrip("\n") for line in sys.stdin]
     if not texts:
         raise SystemExit("rnnzoo predict: give TEXT arguments (image files for image models) or lines on standard input.")
-    model = rnnzoo.load(args.name, compile=False)
-    family = family_of(model, default=Family())  # a model of no family prints as JSON
+    model = rnnzoo.load(args.name, compile=False, runtime=args.runtime, quantize=args.quantize)
+    if hasattr(model, "runtime"):  # a portable predictor (ONNX Runtime / LiteRT)
+        from rnnzoo.models import get_family
+
+        family = get_family(model.family)
+    else:
+        family = family_of(model, default=Family())  # a model of no family prints as JSON
     if family.inputs == "image":
         missing = [t for t in texts if not os.path.isfile(t)]
         if missing:
@@ -211,8 +216,15 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from rnnzoo.evaluation import evaluate_model
+    from rnnzoo.evaluation import evaluate_model, evaluate_runtime
+    from rnnzoo.runtime import check_runtime
 
+    if check_runtime(args.runtime, args.quantize) != "keras":
+        record = evaluate_runtime(
+            args.name, args.runtime, quantize=args.quantize, split=args.split, limit=args.limit, write=not args.no_write
+        )
+        print(_dumps(record, indent=2))
+        return
     record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
     tables = {k: v for k, v in record.items() if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values())}
     print(_dumps({k: v for k, v in record.items() if k not in tables}, indent=2))
@@ -273,6 +285,15 @@ class _IntermixedParser(argparse.ArgumentParser):
 VERBOSE_HELP = "show TensorFlow's own log lines (same as RNNZOO_VERBOSE=1)"
 
 
+def _add_runtime_options(parser, what):
+    parser.add_argument(
+        "--runtime", choices=["keras", "tf", "onnx", "tflite"], default="keras",
+        help=f"keras or tf (the default): the Keras/TensorFlow model; onnx: ONNX Runtime; tflite: LiteRT. {what} "
+        "(onnx/tflite export the model once into the cache, $RNNZOO_HOME/runtimes)",
+    )
+    parser.add_argument("--quantize", choices=["int8"], help="with --runtime onnx|tflite: dynamic-range int8 weights")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnzoo",
@@ -319,6 +340,7 @@ def build_parser():
         help="a keyword argument of the model's predict, e.g. sampler=greedy, max_length=20, k=10, seed=1 "
         "(language models); repeatable",
     )
+    _add_runtime_options(p, "Taggers and classifiers.")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train a model from a zoo name or YAML config")
@@ -345,6 +367,10 @@ def build_parser():
     p.add_argument("--limit", type=positive_int,
                    help="a fixed sample of N examples (the tagger: the first N); nothing is written")
     p.add_argument("--no-write", action="store_true", help="print only")
+    _add_runtime_options(
+        p, "onnx/tflite score the exported model and write it under `runtimes` in metrics.json and the model card, "
+        "with the change vs Keras (the Keras metrics are left as they are).",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="write a TF SavedModel whose serving_default takes raw strings")

@@ -1,0 +1,428 @@
+"""Portable predictors: an exported model served with ONNX Runtime or LiteRT, text in and results out, no TensorFlow.
+
+`load_portable(directory)` reads a portable export (`rnnzoo.runtime.export_portable`)
+and returns a `PortableClassifier` or `PortableTagger`. Its `predict` takes
+the inputs the Keras task's `predict` takes (a str, or a list of str; the
+tagger also token lists) and returns the same structure, with the same
+errors and warnings for bad inputs: the text steps are rnnzoo's own
+(`rnnzoo.runtime.processing`), only the tensor model runs elsewhere. It is
+not a `keras.Model`: no `fit`, no `evaluate`; `rnnzoo.load(name)` (the
+default `runtime="keras"`) gives the Keras task.
+
+Speed: tokenization and id lookups are dict lookups (cached per token);
+texts are sorted by length and each batch is padded to its own longest
+text. ONNX Runtime runs with all graph optimizations and `threads` intra-op
+threads (default: every core). LiteRT models have one signature per batch
+size (`batch_1`, `batch_8`, ...: their recurrences need a fixed batch to run
+on builtin ops), a batch is padded to the next one.
+
+Threads: an ONNX predictor may be called from several threads at once
+(ONNX Runtime's `run` is thread-safe; the token caches are plain dicts). A
+LiteRT interpreter is not thread-safe: the predictor serialises its calls
+with a lock.
+
+Example:
+>>> import rnnzoo
+>>> clf = rnnzoo.load("bigru_sst2", runtime="onnx")       # doctest: +SKIP
+>>> clf.predict(["A wonderful, moving film."])            # doctest: +SKIP
+[{'label': 'positive', 'score': 0.98}]
+"""
+
+import os
+import threading
+
+import numpy as np
+
+from rnnzoo.models.checks import InputError, check_batch_size, check_positive_int, check_texts, describe
+from rnnzoo.models.classifier.text import warn_read_as
+from rnnzoo.models.tagger.batching import MAX_LENGTH, read_sentences, tag_sentences
+from rnnzoo.runtime.processing import MODEL_FILES, processing_for, read_settings, read_vocabularies
+
+#: The formats a portable predictor runs, and the extra that installs each one's runtime.
+EXTRAS = {"onnx": "onnx", "tflite": "tflite"}
+
+
+def _missing(package, runtime):
+    return ImportError(
+        f"the {runtime!r} runtime needs the {package} package: pip install 'rnnzoo[{EXTRAS[runtime]}]' "
+        f"(or pip install {package})."
+    )
+
+
+def default_threads():
+    """Intra-op threads of the portable runtimes by default: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class OnnxModel:
+    """An ONNX Runtime session: `{input name: array}` -> `{output name: array}`.
+
+    Args:
+        path: the `.onnx` file.
+        threads: intra-op threads (default `default_threads()`).
+    """
+
+    runtime = "onnx"
+    batch_sizes = None  # any batch size
+    thread_safe = True
+
+    def __init__(self, path, threads=None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise _missing("onnxruntime", "onnx") from None
+        self.threads = threads or default_threads()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.version = ort.__version__
+
+    def __call__(self, inputs):
+        outputs = self.session.run(self.output_names, {k: inputs[k] for k in self.input_names})
+        return dict(zip(self.output_names, outputs))
+
+
+class LiteRTModel:
+    """A LiteRT interpreter over the export's `batch_<n>` signatures: any batch, padded or split to their sizes.
+
+    Args:
+        path: the `.tflite` file.
+        threads: interpreter threads (default `default_threads()`).
+        select_tf_ops: the model needs TensorFlow's Select ops (Flex), which
+            `ai_edge_litert` does not carry: TensorFlow's `tf.lite.Interpreter`
+            runs it then.
+    """
+
+    runtime = "tflite"
+    thread_safe = False
+
+    def __init__(self, path, threads=None, select_tf_ops=False):
+        self.threads = threads = threads or default_threads()
+        if select_tf_ops:
+            try:
+                import tensorflow as tf
+            except ImportError:
+                raise ImportError(
+                    f"{path} uses TensorFlow Select ops (Flex), which the ai_edge_litert interpreter cannot run; "
+                    "install tensorflow to run it with tf.lite.Interpreter."
+                ) from None
+            interpreter = tf.lite.Interpreter(model_path=path, num_threads=threads)
+            self.version = f"tensorflow {tf.__version__}"
+        else:
+            try:
+                from ai_edge_litert.interpreter import Interpreter
+            except ImportError:
+                raise _missing("ai-edge-litert", "tflite") from None
+            interpreter = Interpreter(model_path=path, num_threads=threads)
+            import ai_edge_litert
+
+            self.version = f"ai-edge-litert {getattr(ai_edge_litert, '__version__', '?')}"
+        self.interpreter = interpreter
+        self.runners = {}
+        for key in interpreter.get_signature_list():
+            if key.startswith("batch_"):
+                self.runners[int(key[len("batch_"):])] = interpreter.get_signature_runner(key)
+        if not self.runners:
+            raise ValueError(f"{path} has no batch_<n> signatures; re-export it with rnnzoo.runtime.export_portable.")
+        self.batch_sizes = sorted(self.runners)
+        self._lock = threading.Lock()
+
+    def __call__(self, inputs):
+        rows = len(next(iter(inputs.values())))
+        largest = self.batch_sizes[-1]
+        if rows > largest:  # in pieces of the largest signature
+            parts = [self({k: v[start : start + largest] for k, v in inputs.items()}) for start in range(0, rows, largest)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        size = next(b for b in self.batch_sizes if b >= rows)
+        if size != rows:
+            inputs = {k: np.concatenate([v, np.zeros((size - rows,) + v.shape[1:], v.dtype)]) for k, v in inputs.items()}
+        with self._lock:
+            outputs = self.runners[size](**inputs)
+        return {k: v[:rows] for k, v in outputs.items()}
+
+
+def open_model(directory, settings, threads=None):
+    """The runtime session of an export folder (`OnnxModel` or `LiteRTModel`), from its `processing.json`."""
+    runtime = settings["format"]
+    if runtime not in MODEL_FILES:
+        raise ValueError(f"unknown portable format {runtime!r} in {directory}; formats: {', '.join(MODEL_FILES)}.")
+    path = os.path.join(directory, MODEL_FILES[runtime])
+    if runtime == "onnx":
+        return OnnxModel(path, threads)
+    return LiteRTModel(path, threads, select_tf_ops=settings.get("tflite", {}).get("select_tf_ops", False))
+
+
+def load_portable(directory, threads=None):
+    """A predictor (`PortableClassifier` or `PortableTagger`) over a portable export folder.
+
+    Args:
+        directory: a folder written by `rnnzoo.runtime.export_portable`
+            (`model.onnx` or `model.tflite`, `processing.json`, `vocabularies/`).
+        threads: the runtime's intra-op threads (default: every core).
+
+    Example:
+    >>> model = load_portable("exported/bigru_sst2/1")   # doctest: +SKIP
+    >>> model.predict("A wonderful film.")                # doctest: +SKIP
+    {'label': 'positive', 'score': 0.97}
+    """
+    directory = os.fspath(directory)
+    settings = read_settings(directory)
+    processing = processing_for(settings, read_vocabularies(directory))
+    cls = PortableTagger if processing.family == "tagger" else PortableClassifier
+    return cls(directory, settings, processing, open_model(directory, settings, threads))
+
+
+class PortablePredictor:
+    """Base of the portable predictors: an export's processing around its runtime session.
+
+    Attributes:
+        directory: the export folder; `settings`: its `processing.json`.
+        runtime: `"onnx"` or `"tflite"`; `quantize`: None or `"int8"`.
+        name: the model's zoo name; `family`: `"classifier"` or `"tagger"`.
+        labels: the label (or BIO tag) names.
+    """
+
+    default_batch_size = 32
+
+    def __init__(self, directory, settings, processing, model):
+        self.directory = directory
+        self.settings = settings
+        self.processing = processing
+        self.model = model
+        self.runtime = model.runtime
+        self.quantize = settings.get("quantize")
+        self.name = settings.get("model")
+        self.family = processing.family
+        self.labels = list(processing.labels)
+
+    def __repr__(self):
+        quantized = f", quantize={self.quantize!r}" if self.quantize else ""
+        return f"<{type(self).__name__} {self.name!r}: runtime={self.runtime!r}{quantized}, {self.directory}>"
+
+    def _batch_size(self, batch_size):
+        return check_batch_size(batch_size, self.default_batch_size)
+
+    def _refuse(self, x, method="predict"):
+        hint = " (a file path: `score` reads files, `predict` reads text)" if isinstance(x, os.PathLike) else ""
+        raise InputError(f"{method} takes {self.accepted_inputs}; got {describe(x)}{hint}.")
+
+
+class PortableClassifier(PortablePredictor):
+    """A text classifier served by ONNX Runtime or LiteRT: `predict` as `TextClassifier.predict`.
+
+    Also `predict_proba`, `token_ids`, `proba_from_ids` (the model on id rows:
+    what benchmarks time without tokenization) and `score`.
+    """
+
+    accepted_inputs = (
+        "a str, a list of str, or vectorized token ids (an int array (batch, time) or a dict {'token_ids': array})"
+    )
+
+    @staticmethod
+    def check_texts(texts):
+        """A list of `str` from `texts`, or a `ValueError` naming the first bad item (as the Keras classifier's)."""
+        return check_texts(
+            texts, "text", "a text classifier takes str texts. "
+            "Convert or drop non-string values (e.g. missing values read as NaN/None) first.",
+        )
+
+    def _vectorized(self, x):
+        if isinstance(x, dict):
+            if sorted(map(str, x)) != ["token_ids"]:
+                raise InputError(
+                    f"predict got a dict with keys {sorted(map(str, x))}; a dict input must map this model's "
+                    f"inputs ['token_ids'] to arrays. predict takes {self.accepted_inputs}."
+                )
+            x = x["token_ids"]
+        ids = np.asarray(x)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise InputError(f"token ids must be an int array (batch, time), got {ids.dtype} of shape {ids.shape}.")
+        return ids.astype("int32")
+
+    def _is_text(self, x):
+        return isinstance(x, (str, bytes, list, tuple)) or (isinstance(x, np.ndarray) and x.dtype.kind in "OUS")
+
+    def predict(self, x, batch_size=None, verbose=0, max_length=None):
+        """Classify raw texts, as `TextClassifier.predict` does.
+
+        Args:
+            x: a str or a list of str (bytes read as UTF-8). Token ids (an int
+                array `(batch, time)` or `{"token_ids": array}`) give the
+                `(batch, num_labels)` probabilities, as Keras' `predict` does.
+                Anything else raises an `InputError` (a `TypeError` and `ValueError`).
+            batch_size: texts per batch (default 32).
+            max_length: tokens read per text (default: the model's own).
+
+        Returns:
+            One `{"label", "score"}` dict per text (a list of them per text
+            for a multilabel head); a single str gives a single result.
+        """
+        if not self._is_text(x):
+            if isinstance(x, dict) or (hasattr(x, "shape") and hasattr(x, "dtype")):
+                self._batch_size(batch_size)
+                return self.proba_from_ids(list(self._vectorized(x)), batch_size=batch_size)
+            self._refuse(x)
+        single = isinstance(x, (str, bytes))
+        probabilities = self._proba(self.check_texts(x), batch_size, max_length)
+        results = self.processing.results(probabilities)
+        return results[0] if single else results
+
+    def predict_proba(self, x, batch_size=None, max_length=None):
+        """Raw texts -> `(len(texts), num_labels)` float32 probabilities, in input order."""
+        return self._proba(self.check_texts(x), batch_size, max_length)
+
+    def _proba(self, texts, batch_size, max_length, stacklevel=4):
+        batch_size = self._batch_size(batch_size)
+        p = self.processing
+        max_length = p.max_length if max_length is None else check_positive_int(
+            max_length, "max_length", "tokens read per text"
+        )
+        if not texts:
+            return np.zeros((0, len(self.labels)), "float32")
+        rows, counts = p.encode(texts, max_length)
+        warn_read_as(rows, counts, max_length, p.truncate, stacklevel=stacklevel)
+        return self.proba_from_ids(rows, batch_size=batch_size)
+
+    def token_ids(self, texts, max_length=None):
+        """Raw texts -> the id row the model reads for each (a list of int lists)."""
+        return self.processing.encode(self.check_texts(texts), max_length)[0]
+
+    def proba_from_ids(self, rows, batch_size=None):
+        """Id rows -> `(len(rows), num_labels)` probabilities: sorted by length, batched, each batch padded to its longest."""
+        batch_size = self._batch_size(batch_size)
+        out = np.zeros((len(rows), len(self.labels)), "float32")
+        order = np.argsort(np.asarray([len(r) for r in rows], dtype="int64"), kind="stable")
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = self.processing.batch([rows[i] for i in chosen])
+            out[chosen] = self.model(batch)["probabilities"]
+        return out
+
+    def score(self, x, y, batch_size=None):
+        """Accuracy (percent) and per-label scores on labelled texts, as `TextClassifier.score` (needs rnnzoo.metrics)."""
+        from rnnzoo.metrics import classification_scores, multilabel_scores
+
+        texts = self.check_texts(x)
+        batch_size = check_batch_size(batch_size, 128)
+        index = {name: i for i, name in enumerate(self.labels)}
+        labels = list(y)
+        if len(labels) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(labels)} labels; pass exactly one label per text.")
+        probabilities = self.predict_proba(texts, batch_size=batch_size)
+        unknown = sorted({repr(n) for names in labels for n in ([names] if isinstance(names, str) else names)
+                          if n not in index}) if self.processing.head == "multilabel" else sorted(
+            {repr(n) for n in labels if n not in index})
+        if unknown:
+            raise ValueError(f"labels {', '.join(unknown[:10])} are not in this classifier's labels {self.labels}.")
+        if self.processing.head == "multilabel":
+            gold = np.zeros((len(labels), len(self.labels)), "float32")
+            for row, names in enumerate(labels):
+                for name in [names] if isinstance(names, str) else names:
+                    gold[row, index[name]] = 1.0
+            return multilabel_scores(gold, probabilities >= self.processing.threshold)
+        gold = np.array([index[name] for name in labels], "int32")
+        return classification_scores(gold, np.argmax(probabilities, axis=1), self.labels)
+
+
+class PortableTagger(PortablePredictor):
+    """A sequence tagger served by ONNX Runtime or LiteRT: `predict` as `BidirectionalTagger.predict`.
+
+    Emissions come from the runtime; tags are decoded in NumPy (Viterbi with
+    the CRF's transitions), entities get character offsets.
+    """
+
+    accepted_inputs = (
+        "a str sentence, a list of str sentences or of token lists (lists of str), or vectorized inputs "
+        "(a dict of 'char_ids'/'token_ids' arrays)"
+    )
+
+    def decode(self, features, lengths):
+        """Feature arrays -> `(tags, confidence)`: the runtime's emissions, decoded in NumPy."""
+        emissions = self.model({k: np.ascontiguousarray(v, "int32") for k, v in features.items()})["emissions"]
+        return self.processing.decode(emissions, lengths)
+
+    def predict(self, x, batch_size=None, verbose=0, max_length=None):
+        """Tag raw sentences or token lists, as `BidirectionalTagger.predict` does.
+
+        Args:
+            x: a str, a list of str, or a list of token lists (bytes read as
+                UTF-8). A dict of `token_ids`/`char_ids` arrays gives
+                `{"tags", "confidence"}` arrays, as Keras' `predict` does.
+                Anything else raises an `InputError` naming the bad item.
+            batch_size: sentences per batch (default 32).
+            max_length: tokens per window (default 256; longer sentences are
+                tagged in windows, with a warning).
+
+        Returns:
+            One `{"tokens", "tags", "entities"}` dict per input (a single str
+            gives a single dict); entities carry `text`, `type`, `score`,
+            character offsets `start`/`end` for str inputs, and token indices.
+        """
+        batch_size = self._batch_size(batch_size)
+        max_length = MAX_LENGTH if max_length is None else check_positive_int(max_length, "max_length", "tokens per window")
+        if isinstance(x, dict):
+            return self._decode_arrays(x)
+        if not isinstance(x, (str, bytes, list, tuple)):
+            self._refuse(x)
+        single, parsed = read_sentences(x)
+        progress = None
+        if verbose:
+            from rnnzoo.utils import progress
+        results = tag_sentences(
+            parsed,
+            vectorize=self.processing.features,
+            decode=self.decode,
+            output_tags=self.processing.output_tags,
+            batch_size=batch_size,
+            max_length=max_length,
+            reads_chars=self.processing.reads_chars,
+            progress=progress,
+        )
+        return results[0] if single else results
+
+    def _decode_arrays(self, x):
+        names = ["char_ids", "token_ids"]
+        if sorted(map(str, x)) != names:
+            raise InputError(
+                f"predict got a dict with keys {sorted(map(str, x))}; a dict input must map this model's inputs "
+                f"{names} to arrays. predict takes {self.accepted_inputs}."
+            )
+        features = {k: np.asarray(x[k]) for k in names}
+        if features["token_ids"].ndim != 2 or features["char_ids"].ndim != 3:
+            raise InputError("token_ids must be (batch, time) and char_ids (batch, time, chars) int arrays.")
+        lengths = (features["token_ids"] != 0).sum(axis=1)
+        tags, confidence = self.decode(features, lengths)
+        return {"tags": tags, "confidence": confidence}
+
+    def score(self, x, y=None, batch_size=None):
+        """Entity-level precision/recall/F1 (percent) on tagged data, as `BidirectionalTagger.score`.
+
+        Args:
+            x: a CoNLL file path, or token lists with `y` tag lists.
+        """
+        from rnnzoo.metrics import entity_scores
+
+        check_batch_size(batch_size, self.default_batch_size)
+        if isinstance(x, (str, os.PathLike)):
+            from rnnzoo.data.conll import read_conll
+
+            if y is not None:
+                raise ValueError("pass either a CoNLL path alone, or token lists with tag lists.")
+            x, y = read_conll(os.fspath(x))
+        if y is None:
+            raise ValueError("score needs gold tags (y).")
+        sentences = [list(tokens) for tokens in x]
+        gold = [list(tags) for tags in y]
+        if len(gold) != len(sentences) or any(len(a) != len(b) for a, b in zip(sentences, gold)):
+            raise ValueError("score needs one tag per token: token lists and tag lists of the same lengths.")
+        predicted = [r["tags"] for r in self.predict(sentences, batch_size=batch_size)]
+        return entity_scores(gold, predicted)
+
