@@ -340,7 +340,7 @@ def build_parser():
         help="a keyword argument of the model's predict, e.g. sampler=greedy, max_length=20, k=10, seed=1 "
         "(language models); repeatable",
     )
-    _add_runtime_options(p, "Taggers and classifiers.")
+    _add_runtime_options(p, "Taggers, classifiers, and language models (greedy decoding only).")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train a model from a zoo name or YAML config")

@@ -1,4 +1,7 @@
-"""Portable runtimes: the zoo's taggers and classifiers exported to ONNX or TFLite, served without TensorFlow.
+"""Portable runtimes: the zoo's models exported to ONNX or TFLite, served without TensorFlow.
+
+Taggers and classifiers export their whole tensor model; language models
+their one step (ids + states -> logits + states), decoded greedily in NumPy.
 
 - `export_portable(task, directory, format)`: write `directory/<version>/`
   with `model.onnx` or `model.tflite`, the vocabularies, `processing.json`

@@ -3,7 +3,8 @@
 What a portable export folder holds:
 
 - `model.onnx` or `model.tflite`: the backbone and head (token ids in,
-  `probabilities` or `emissions` out), weights frozen as constants;
+  `probabilities` or `emissions` out; a language model's one step: ids and
+  states in, `logits` and `next_<state>` out), weights frozen as constants;
 - `vocabularies/*.txt`: the word (and character, tag) vocabularies, id = line;
 - `processing.json`: the settings of the steps around the model (family,
   labels, tag scheme and CRF transitions, lower-casing, max lengths,
@@ -19,7 +20,10 @@ TFLite: `tf.lite.TFLiteConverter` on builtin ops only. Keras' recurrences
 are TensorFlow while loops over tensor lists, which the converter lowers to
 builtins only for a fixed batch size; the model gets one signature per size
 (`TFLITE_BATCH_SIZES`: `batch_1`, `batch_8`, `batch_32`), sharing one copy of
-the weights, and the predictor pads a batch to the next size. Only if a model
+the weights, and the predictor pads a batch to the next size. Their cost grows
+with the square of the length (LiteRT's WHILE copies the loop's tensor-list
+buffer every step): fine for sentences, slow for long reviews (ONNX is not
+affected). Only if a model
 needs TensorFlow ops (Select/Flex) are they allowed, with a warning: the
 `ai_edge_litert` interpreter cannot run those (TensorFlow's can).
 `quantize="int8"`: dynamic-range int8 weights (ONNX Runtime's
@@ -50,8 +54,8 @@ QUANTIZATIONS = (None, "int8")
 ONNX_OPSET = 17
 #: The LiteRT model's signatures: one per batch size (`batch_<n>`).
 TFLITE_BATCH_SIZES = (1, 8, 32)
-#: Families with a portable export.
-FAMILIES = ("classifier", "tagger")
+#: Families with a portable export (a language model exports its one-step model: ids + states -> logits + states).
+FAMILIES = ("classifier", "tagger", "language_model")
 #: Bumped when what an export holds changes: cached exports of other versions are rewritten.
 EXPORT_VERSION = 1
 #: The standalone module written into each export.
@@ -86,8 +90,8 @@ def family_name(task, format="onnx"):
         what = f"the {family.name!r} family" if family.name else f"{type(task).__name__} (no rnnzoo family)"
         raise ValueError(
             f"format={format!r} is not supported for {what}: ONNX and TFLite exports (formats "
-            f"{', '.join(FORMATS)}) cover the {' and '.join(FAMILIES)} families; export it as a "
-            "SavedModel (format='saved_model') instead."
+            f"{', '.join(FORMATS)}) cover the {', '.join(FAMILIES[:-1])} and {FAMILIES[-1]} families; export it "
+            "as a SavedModel (format='saved_model') instead."
         )
     return family.name
 
@@ -236,6 +240,9 @@ def _tensor_model(task, family):
 
         return body, specs, {"probabilities": ["batch", len(task.labels)]}
 
+    if family == "language_model":
+        return _step_model(task)
+
     names = sorted(task.input)  # char_ids, token_ids
     ranks = {name: len(task.input[name].shape) for name in names}
 
@@ -246,6 +253,48 @@ def _tensor_model(task, family):
         return [tf.TensorSpec([batch] + [None] * (ranks[n] - 1), tf.int32, name=n) for n in names]
 
     return body, specs, {"emissions": ["batch", "time", len(task.model_tags)]}
+
+
+def state_names(task):
+    """A language model's state tensors by name, layer by layer: `state_<layer>_h` (and `state_<layer>_c` for LSTM)."""
+    per_layer = 2 if task.backbone.cell == "lstm" else 1
+    return [f"state_{i}_{'hc'[j]}" for i in range(task.backbone.num_layers) for j in range(per_layer)]
+
+
+def _step_model(task):
+    """A language model's one step: `token_ids (batch,)` + states -> `logits (batch, vocab)` + `next_<state>`.
+
+    The generation loop (prompt, greedy decoding) runs around it in NumPy
+    (`rnnzoo.runtime.predictor.PortableLanguageModel`), as `generate` runs
+    `backbone.step` in its graph loop. Weights become constants through a
+    `keras.StatelessScope`.
+    """
+    import keras
+    import tensorflow as tf
+
+    names = state_names(task)
+    per_layer = 2 if task.backbone.cell == "lstm" else 1
+    units = task.backbone.units
+    variables = list(task.variables)
+    values = [np.asarray(v) for v in variables]
+
+    def body(token_ids, *states):
+        nested = [list(states[i * per_layer : (i + 1) * per_layer]) for i in range(task.backbone.num_layers)]
+        mapping = [(v, tf.constant(a)) for v, a in zip(variables, values)]
+        with keras.StatelessScope(state_mapping=mapping):
+            features, new_states = task.backbone.step(token_ids, nested)
+            logits = tf.cast(task.project(features), tf.float32)
+        flat = [s for layer in new_states for s in layer]
+        return {"logits": logits, **{f"next_{n}": tf.convert_to_tensor(s) for n, s in zip(names, flat)}}
+
+    def specs(batch):
+        return [tf.TensorSpec([batch], tf.int32, name="token_ids")] + [
+            tf.TensorSpec([batch, units], tf.float32, name=n) for n in names
+        ]
+
+    outputs = {"logits": ["batch", task.preprocessor.vocabulary_size]}
+    outputs.update({f"next_{n}": ["batch", units] for n in names})
+    return body, specs, outputs
 
 
 @contextlib.contextmanager
@@ -404,7 +453,11 @@ def _settings(task, family, format, quantize, specs, outputs, details, seconds, 
     import rnnzoo
 
     config = getattr(task, "zoo_config", None)
-    inputs = {s.name: {"dtype": "int32", "shape": ["batch", "time", "chars"][: len(s.shape)]} for s in specs(None)}
+    inputs = {
+        s.name: {"dtype": s.dtype.name, "shape": ["batch", "time", "chars"][: len(s.shape)]
+                 if s.dtype.name == "int32" else ["batch", s.shape[-1]]}
+        for s in specs(None)
+    }
     settings = {
         "format": format,
         "family": family,
@@ -419,7 +472,20 @@ def _settings(task, family, format, quantize, specs, outputs, details, seconds, 
         "source": source,
         format: details,
     }
-    if family == "classifier":
+    if family == "language_model":
+        p = task.preprocessor
+        settings["language_model"] = {
+            "level": p.level,
+            "lowercase": bool(p.lowercase),
+            "tokens": list(p.tokens),  # exact (the vocabulary files escape control characters)
+            "boundary_id": int(p.boundary_id),
+            "end_id": None if p.end_id is None else int(p.end_id),
+            "states": state_names(task),
+            "units": int(task.backbone.units),
+            "cell": task.backbone.cell,
+            "default_batch_size": int(task.default_batch_size),
+        }
+    elif family == "classifier":
         p = task.preprocessor
         settings["classifier"] = {
             "head": task.head,

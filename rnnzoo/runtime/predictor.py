@@ -1,12 +1,13 @@
 """Portable predictors: an exported model served with ONNX Runtime or LiteRT, text in and results out, no TensorFlow.
 
 `load_portable(directory)` reads a portable export (`rnnzoo.runtime.export_portable`)
-and returns a `PortableClassifier` or `PortableTagger`. Its `predict` takes
-the inputs the Keras task's `predict` takes (a str, or a list of str; the
-tagger also token lists) and returns the same structure, with the same
-errors and warnings for bad inputs: the text steps are rnnzoo's own
-(`rnnzoo.runtime.processing`), only the tensor model runs elsewhere. It is
-not a `keras.Model`: no `fit`, no `evaluate`; `rnnzoo.load(name)` (the
+and returns a `PortableClassifier`, `PortableTagger` or `PortableLanguageModel`.
+Its `predict` takes the inputs the Keras task's `predict` takes (a str, or a
+list of str; the tagger also token lists) and returns the same structure,
+with the same errors and warnings for bad inputs: the text steps are
+rnnzoo's own (`rnnzoo.runtime.processing`), only the tensor model runs
+elsewhere (a language model's one step, its greedy decoding loop in NumPy).
+It is not a `keras.Model`: no `fit`, no `evaluate`; `rnnzoo.load(name)` (the
 default `runtime="keras"`) gives the Keras task.
 
 Speed: tokenization and id lookups are dict lookups (cached per token);
@@ -184,7 +185,7 @@ def open_model(directory, settings, threads=None):
 
 
 def load_portable(directory, threads=None):
-    """A predictor (`PortableClassifier` or `PortableTagger`) over a portable export folder.
+    """A predictor (`PortableClassifier`, `PortableTagger` or `PortableLanguageModel`) over a portable export folder.
 
     Args:
         directory: a folder written by `rnnzoo.runtime.export_portable`
@@ -199,8 +200,8 @@ def load_portable(directory, threads=None):
     directory = os.fspath(directory)
     settings = read_settings(directory)
     processing = processing_for(settings, read_vocabularies(directory))
-    cls = PortableTagger if processing.family == "tagger" else PortableClassifier
-    return cls(directory, settings, processing, open_model(directory, settings, threads))
+    cls = {"tagger": PortableTagger, "classifier": PortableClassifier, "language_model": PortableLanguageModel}
+    return cls[processing.family](directory, settings, processing, open_model(directory, settings, threads))
 
 
 class PortablePredictor:
@@ -290,8 +291,8 @@ class PortableClassifier(PortablePredictor):
         """
         if not self._is_text(x):
             if isinstance(x, dict) or (hasattr(x, "shape") and hasattr(x, "dtype")):
-                self._batch_size(batch_size)
-                return self.proba_from_ids(list(self._vectorized(x)), batch_size=batch_size)
+                ids = self._vectorized(x)
+                return self.proba_from_ids(list(ids), batch_size=batch_size)
             self._refuse(x)
         single = isinstance(x, (str, bytes))
         probabilities = self._proba(self.check_texts(x), batch_size, max_length)
@@ -409,12 +410,14 @@ class PortableTagger(PortablePredictor):
             gives a single dict); entities carry `text`, `type`, `score`,
             character offsets `start`/`end` for str inputs, and token indices.
         """
+        if isinstance(x, dict):
+            self._check_keys(x)
+        elif not isinstance(x, (str, bytes, list, tuple)):
+            self._refuse(x)
         batch_size = self._batch_size(batch_size)
         max_length = MAX_LENGTH if max_length is None else check_positive_int(max_length, "max_length", "tokens per window")
         if isinstance(x, dict):
             return self._decode_arrays(x)
-        if not isinstance(x, (str, bytes, list, tuple)):
-            self._refuse(x)
         single, parsed = read_sentences(x)
         progress = None
         if verbose:
@@ -431,14 +434,16 @@ class PortableTagger(PortablePredictor):
         )
         return results[0] if single else results
 
-    def _decode_arrays(self, x):
+    def _check_keys(self, x):
         names = ["char_ids", "token_ids"]
         if sorted(map(str, x)) != names:
             raise InputError(
                 f"predict got a dict with keys {sorted(map(str, x))}; a dict input must map this model's inputs "
                 f"{names} to arrays. predict takes {self.accepted_inputs}."
             )
-        features = {k: np.asarray(x[k]) for k in names}
+
+    def _decode_arrays(self, x):
+        features = {k: np.asarray(x[k]) for k in ("char_ids", "token_ids")}
         if features["token_ids"].ndim != 2 or features["char_ids"].ndim != 3:
             raise InputError("token_ids must be (batch, time) and char_ids (batch, time, chars) int arrays.")
         lengths = (features["token_ids"] != 0).sum(axis=1)
@@ -469,3 +474,136 @@ class PortableTagger(PortablePredictor):
         predicted = [r["tags"] for r in self.predict(sentences, batch_size=batch_size)]
         return entity_scores(gold, predicted)
 
+
+
+class PortableLanguageModel(PortablePredictor):
+    """A language model's one-step model on ONNX Runtime or LiteRT, with the decoding loop in NumPy.
+
+    `generate` and `predict` decode greedily: the same continuations as
+    `LanguageModel.generate(..., sampler="greedy")` (the random samplers draw
+    Keras' random numbers, and beam search keeps its pool in the graph: use
+    the Keras model, `runtime="keras"`, for those). `predict_next` gives the
+    most probable next tokens. The prompt is read one step at a time from
+    zero states, each row's state kept once its prompt is read.
+    """
+
+    accepted_inputs = "a str or a list of str (prompts)"
+
+    def __init__(self, directory, settings, processing, model):
+        super().__init__(directory, settings, processing, model)
+        self.default_batch_size = processing.default_batch_size
+        vocabulary = len(processing.tokens)
+        # Padding (id 0) is never a token: it never wins a step (as LanguageModel._generate_ids adds).
+        self._padding = np.where(np.arange(vocabulary) == 0, -1e9, 0.0).astype("float32")
+
+    @staticmethod
+    def check_texts(texts, what="prompt"):
+        """A list of `str` from `texts`, or an `InputError` naming the first bad item (as the Keras model's)."""
+        return check_texts(texts, what, f"a language model reads str {what}s.")
+
+    def _step(self, ids, states):
+        out = self.model({"token_ids": np.ascontiguousarray(ids, "int32"), **states})
+        return out["logits"], {n: out[f"next_{n}"] for n in self.processing.states}
+
+    def _prompt_state(self, prompts):
+        """States after each prompt's tokens but the last, and that last token (the first one decoding reads)."""
+        rows = [self.processing.prompt_ids(p) for p in prompts]
+        lengths = np.array([len(r) for r in rows])
+        ids = np.zeros((len(rows), int(lengths.max())), "int32")
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        units = self.processing.units
+        states = {n: np.zeros((len(rows), units), "float32") for n in self.processing.states}
+        for t in range(ids.shape[1] - 1):
+            live = (t < lengths - 1)[:, None]
+            _, new = self._step(ids[:, t], states)
+            states = {n: np.where(live, new[n], states[n]) for n in states}
+        return states, ids[np.arange(len(rows)), lengths - 1]
+
+    def _greedy(self, states, tokens, max_length):
+        end_id = self.processing.end_id
+        rows = len(tokens)
+        ids = np.zeros((rows, max_length), "int32")
+        scores = np.zeros(rows, "float32")
+        finished = np.zeros(rows, bool)
+        for step in range(max_length):
+            if end_id is not None and finished.all():
+                break
+            logits, states = self._step(tokens, states)
+            logits = logits.astype("float32") + self._padding
+            chosen = np.where(finished, 0, logits.argmax(axis=-1)).astype("int32")
+            shifted = logits - logits.max(axis=-1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+            scores += np.where(finished, 0.0, log_probs[np.arange(rows), chosen]).astype("float32")
+            ids[:, step] = chosen
+            if end_id is not None:
+                finished |= chosen == end_id
+            tokens = chosen
+        return ids, scores
+
+    def generate(self, prompts, max_length=30, sampler="greedy", batch_size=None, return_scores=False):
+        """Continue each prompt by up to `max_length` tokens, greedily (as `LanguageModel.generate`).
+
+        Args:
+            prompts: a str or a list of str; an empty prompt generates from the start of a text.
+            max_length: tokens generated per prompt (word level stops early at `<eos>`).
+            sampler: `"greedy"` only (see the class docstring).
+            batch_size: prompts per batch (default 20).
+            return_scores: also return each continuation's log-probability.
+
+        Returns:
+            One continuation (str) per prompt, a str for a str prompt; with
+            `return_scores`, `(text, log_prob)` pairs.
+        """
+        single = isinstance(prompts, (str, bytes))
+        prompts = self.check_texts(prompts)
+        max_length = check_positive_int(max_length, "max_length", "tokens generated per prompt")
+        batch_size = self._batch_size(batch_size)
+        if sampler != "greedy":
+            raise ValueError(
+                f"the portable runtimes decode greedily (sampler='greedy'), got sampler={sampler!r}; beam search "
+                "and the random samplers run on the Keras model: rnnzoo.load(name) (runtime='keras')."
+            )
+        texts, scores = [], []
+        for start in range(0, len(prompts), batch_size):
+            states, last = self._prompt_state(prompts[start : start + batch_size])
+            ids, batch_scores = self._greedy(states, last, max_length)
+            texts += self.processing.detokenize(ids)
+            scores += [round(float(s), 4) for s in batch_scores]
+        results = list(zip(texts, scores)) if return_scores else texts
+        return results[0] if single else results
+
+    def predict(self, x, batch_size=None, verbose=0, max_length=30, sampler="greedy", **sampler_kwargs):
+        """Greedy continuations of raw prompts (`generate`); the default sampler is greedy here (Keras': top_k)."""
+        if not isinstance(x, (str, bytes, list, tuple)) and not (isinstance(x, np.ndarray) and x.dtype.kind in "OUS"):
+            self._refuse(x)
+        if sampler_kwargs:
+            raise ValueError(
+                f"the portable runtimes decode greedily and take no sampler options ({', '.join(sorted(sampler_kwargs))}); "
+                "beam search and the random samplers run on the Keras model: rnnzoo.load(name) (runtime='keras')."
+            )
+        return self.generate(x, max_length=max_length, sampler=sampler, batch_size=batch_size)
+
+    def predict_next(self, prompts, top_k=5):
+        """The `top_k` most probable next tokens after each prompt, as `LanguageModel.predict_next`.
+
+        Returns:
+            `[(token, probability), ...]` most probable first; a list of those for a list of prompts.
+        """
+        single = isinstance(prompts, (str, bytes))
+        prompts = self.check_texts(prompts)
+        top_k = check_positive_int(top_k, "top_k", "tokens returned")
+        if not prompts:
+            return []
+        states, last = self._prompt_state(prompts)
+        logits, _ = self._step(last, states)
+        logits = logits.astype("float32")
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        probabilities[:, 0] = 0.0  # padding is never a token
+        tokens = self.processing.tokens
+        results = []
+        for row in probabilities:
+            best = np.argsort(-row, kind="stable")[:top_k]
+            results.append([(tokens[i], round(float(row[i]), 4)) for i in best])
+        return results[0] if single else results

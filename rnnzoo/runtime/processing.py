@@ -15,7 +15,9 @@ pure-Python pieces, so an export reads text exactly as `predict` does:
   (`token_features`: word and character ids), then emissions -> tags by
   Viterbi decoding (`viterbi`, NumPy) with the CRF's transitions, each tag's
   probability, and entity spans with character offsets
-  (`rnnzoo.models.tagger.spans.entities`).
+  (`rnnzoo.models.tagger.spans.entities`);
+- language model: prompts -> ids (words or characters), generated ids -> text
+  (the decoding loop around the exported one-step model is the predictor's).
 
 `rnnzoo.runtime.predictor` puts these steps around an ONNX Runtime or LiteRT
 session; an export also carries `portable.py`, these modules in one file.
@@ -32,6 +34,7 @@ Example:
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -218,7 +221,63 @@ class TaggerProcessing:
         return tags, chosen_probability(emissions, tags)
 
 
-PROCESSING = {"classifier": ClassifierProcessing, "tagger": TaggerProcessing}
+class LanguageModelProcessing:
+    """A language model's steps: prompts -> token ids (boundary token first); generated ids -> text.
+
+    Word level splits on ASCII whitespace (as `tf.strings.split`), character
+    level reads code points; unknown tokens are 1 (`<unk>`). Text ends at the
+    end token (`<eos>`, word level); padding (0) is skipped.
+
+    Args:
+        settings: `processing.json` (its `language_model` section: `level`,
+            `lowercase`, `tokens`, `boundary_id`, `end_id`, `states`, `units`).
+        vocabularies: unused (the exact tokens are in the settings).
+    """
+
+    family = "language_model"
+
+    def __init__(self, settings, vocabularies=None):
+        m = settings["language_model"]
+        self.level = m["level"]
+        self.lowercase = bool(m["lowercase"])
+        self.tokens = list(m["tokens"])
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+        self.boundary_id = int(m["boundary_id"])
+        self.end_id = m["end_id"]
+        self.states = list(m["states"])
+        self.units = int(m["units"])
+        self.default_batch_size = int(m.get("default_batch_size", 20))
+        self.labels = self.tokens
+        self._split = re.compile(r"[ \t\n\x0b\x0c\r]+")
+
+    def text_tokens(self, text):
+        """A text's tokens: words (split on ASCII whitespace) or characters, lower-cased if the model is."""
+        if self.lowercase:
+            text = text.lower()
+        if self.level == "word":
+            return [t for t in self._split.split(text) if t]
+        return list(text)
+
+    def prompt_ids(self, prompt):
+        """A prompt -> its ids after the boundary token (a prompt is an unfinished text: no end token)."""
+        return [self.boundary_id] + [self.index.get(t, 1) for t in self.text_tokens(prompt)]
+
+    def detokenize(self, rows):
+        """Generated id rows -> text: cut at the end token, padding skipped; words joined by spaces."""
+        out = []
+        for row in rows:
+            tokens = []
+            for i in row:
+                i = int(i)
+                if self.end_id is not None and i == self.end_id:
+                    break
+                if i:
+                    tokens.append(self.tokens[i])
+            out.append((" " if self.level == "word" else "").join(tokens))
+        return out
+
+
+PROCESSING = {"classifier": ClassifierProcessing, "tagger": TaggerProcessing, "language_model": LanguageModelProcessing}
 
 
 def processing_for(settings, vocabularies):
