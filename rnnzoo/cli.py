@@ -131,8 +131,13 @@ def cmd_predict(args):
         texts = [line.rstrip("\n") for line in sys.stdin]
     if not texts:
         raise SystemExit("rnnzoo predict: give TEXT arguments (image files for image models) or lines on standard input.")
-    model = rnnzoo.load(args.name, compile=False)
-    family = family_of(model, default=Family())  # a model of no family prints as JSON
+    model = rnnzoo.load(args.name, compile=False, runtime=args.runtime, quantize=args.quantize)
+    if hasattr(model, "runtime"):  # a portable predictor (ONNX Runtime / LiteRT)
+        from rnnzoo.models import get_family
+
+        family = get_family(model.family)
+    else:
+        family = family_of(model, default=Family())  # a model of no family prints as JSON
     if family.inputs == "image":
         missing = [t for t in texts if not os.path.isfile(t)]
         if missing:
@@ -211,10 +216,17 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from rnnzoo.evaluation import evaluate_model, write_model_card
+    from rnnzoo.evaluation import evaluate_model, evaluate_runtime, write_model_card
+    from rnnzoo.runtime import check_runtime
 
     if args.card_only:
         print(write_model_card(args.name))
+        return
+    if check_runtime(args.runtime, args.quantize) != "keras":
+        record = evaluate_runtime(
+            args.name, args.runtime, quantize=args.quantize, split=args.split, limit=args.limit, write=not args.no_write
+        )
+        print(_dumps(record, indent=2))
         return
     record = evaluate_model(args.name, split=args.split, limit=args.limit, write=not args.no_write)
     tables = {k: v for k, v in record.items() if isinstance(v, dict) and v and all(isinstance(r, dict) for r in v.values())}
@@ -286,6 +298,15 @@ class _IntermixedParser(argparse.ArgumentParser):
 VERBOSE_HELP = "show TensorFlow's own log lines (same as RNNZOO_VERBOSE=1)"
 
 
+def _add_runtime_options(parser, what):
+    parser.add_argument(
+        "--runtime", choices=["keras", "tf", "onnx", "tflite"], default="keras",
+        help=f"keras or tf (the default): the Keras/TensorFlow model; onnx: ONNX Runtime; tflite: LiteRT. {what} "
+        "(onnx/tflite export the model once into the cache, $RNNZOO_HOME/runtimes)",
+    )
+    parser.add_argument("--quantize", choices=["int8"], help="with --runtime onnx|tflite: dynamic-range int8 weights")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnzoo",
@@ -332,6 +353,7 @@ def build_parser():
         help="a keyword argument of the model's predict, e.g. sampler=greedy, max_length=20, k=10, seed=1 "
         "(language models); repeatable",
     )
+    _add_runtime_options(p, "Taggers, classifiers, and language models (greedy decoding only).")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train a model from a zoo name or YAML config")
@@ -360,6 +382,10 @@ def build_parser():
     p.add_argument("--no-write", action="store_true", help="print only")
     p.add_argument("--card-only", action="store_true",
                    help="rewrite MODEL_CARD.md from the recorded metrics.json, without evaluating")
+    _add_runtime_options(
+        p, "onnx/tflite score the exported model and write it under `runtimes` in metrics.json and the model card, "
+        "with the change vs Keras (the Keras metrics are left as they are).",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="write DIR/<version>/ for serving: a TF SavedModel (raw strings in), TFLite or ONNX")

@@ -287,9 +287,9 @@ class _Progress:
 
 # ---------------------------------------------------------------- listing and clearing
 def cache_entries():
-    """`[(name_or_url_id, revision, bytes, path)]` of every cached artifact."""
+    """`[(name_or_url_id, revision, bytes, path)]` of every cached artifact and portable export (`runtime:<name>`)."""
     entries = []
-    for kind in ("models", "urls"):
+    for kind in ("models", "urls", "runtimes"):
         root = os.path.join(cache_dir(), kind)
         if not os.path.isdir(root):
             continue
@@ -302,17 +302,17 @@ def cache_entries():
             for rev_path in revisions:
                 if os.path.isdir(rev_path):
                     size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(rev_path) for f in fs)
-                    label = name if kind == "models" else f"url:{name}"
-                    entries.append((label, os.path.basename(rev_path) if kind == "models" else "-", size, rev_path))
+                    label = {"models": name, "urls": f"url:{name}", "runtimes": f"runtime:{name}"}[kind]
+                    entries.append((label, os.path.basename(rev_path) if kind != "urls" else "-", size, rev_path))
     return entries
 
 
 def clear_cache(name=None):
-    """Delete the cached artifacts (all, or one model's); returns the folders removed."""
+    """Delete the cached artifacts and portable exports (all, or one model's); returns the folders removed."""
     if name is None:
-        targets = [os.path.join(cache_dir(), kind) for kind in ("models", "urls")]
+        targets = [os.path.join(cache_dir(), kind) for kind in ("models", "urls", "runtimes")]
     else:
-        targets = [os.path.join(cache_dir(), "models", name)]
+        targets = [os.path.join(cache_dir(), kind, name) for kind in ("models", "runtimes")]
     removed = [t for t in targets if os.path.exists(t)]
     for t in removed:
         shutil.rmtree(t)

@@ -91,6 +91,9 @@ def evaluate_model(name_or_path, split=None, limit=None, write=True):
         "parameters": int(task.count_params()),
     }
     if write and limit is None:
+        kept = _kept_runtimes(directory)
+        if kept:  # the portable runtimes' numbers of these very weights (see evaluate_runtime)
+            record["runtimes"] = kept
         with open(os.path.join(directory, METRICS), "w") as f:
             json.dump(record, f, indent=2)
             f.write("\n")
@@ -200,6 +203,240 @@ def serving_section(task, name):
         "```",
         "",
     ]
+    return "\n".join(lines)
+
+
+def runtime_key(runtime, quantize=None):
+    """The key of a portable runtime's entry under `runtimes` in `metrics.json`: `onnx`, `onnx_int8`, `tflite`, ..."""
+    return runtime + (f"_{quantize}" if quantize else "")
+
+
+def _weights_sha256(directory):
+    from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE
+
+    path = os.path.join(directory, CHECKSUMS)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get(MODEL_FILE)
+
+
+def _kept_runtimes(directory):
+    """The `runtimes` entries of the artifact's `metrics.json` measured on its current weights."""
+    path = os.path.join(directory, METRICS)
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        old = json.load(f).get("runtimes") or {}
+    weights = _weights_sha256(directory)
+    return {k: v for k, v in old.items() if weights is not None and v.get("weights_sha256") == weights}
+
+
+class _Examples:
+    """Stands in for a model in `family.evaluate` to learn which examples it scores (the split, sampled as it samples)."""
+
+    def score(self, x, y=None, batch_size=None):
+        self.x, self.y = x, y
+        return {}
+
+
+def _predictions(model, family, x):
+    """Classifier: `(n, labels)` probabilities; tagger: tag lists. The same call for the Keras task and a predictor."""
+    if family == "classifier":
+        return model.predict_proba(x, batch_size=128)
+    return [r["tags"] for r in model.predict(x)]
+
+
+def _runtime_scores(family, labels, y, predicted):
+    from rnnzoo.metrics import classification_scores, entity_scores
+
+    if family == "classifier":
+        import numpy as np
+
+        index = {name: i for i, name in enumerate(labels)}
+        return classification_scores([index[name] for name in y], np.argmax(predicted, axis=1), labels)
+    return entity_scores(y, predicted)
+
+
+def _agreement(family, predicted, reference):
+    """How often the runtime's predictions equal the Keras model's (percent), and how far its probabilities are."""
+    import numpy as np
+
+    if family == "classifier":
+        same = np.argmax(predicted, axis=1) == np.argmax(reference, axis=1)
+        difference = np.abs(np.asarray(predicted) - np.asarray(reference))
+        return {
+            "labels_equal": round(100.0 * float(same.mean()), 2) if len(same) else 100.0,
+            "labels_different": int((~same).sum()),
+            "max_probability_difference": float(f"{difference.max(initial=0.0):.3g}"),
+            "mean_probability_difference": float(f"{difference.mean() if difference.size else 0.0:.3g}"),
+        }
+    tokens = sum(len(t) for t in reference)
+    same_tokens = sum(a == b for p, r in zip(predicted, reference) for a, b in zip(p, r))
+    same_sentences = sum(p == r for p, r in zip(predicted, reference))
+    return {
+        "tags_equal": round(100.0 * same_tokens / max(tokens, 1), 3),
+        "tags_different": tokens - same_tokens,
+        "sentences_equal": round(100.0 * same_sentences / max(len(reference), 1), 2),
+    }
+
+
+def evaluate_runtime(name_or_path, runtime, quantize=None, split=None, limit=None, write=True):
+    """Score a tagger or classifier exported to ONNX or LiteRT on its test split, beside the Keras model.
+
+    The model is exported once into the runtime cache (`rnnzoo.load(name,
+    runtime=...)`), then the runtime's predictor and the Keras task predict
+    the same examples (those `rnnzoo evaluate` scores): the entry records the
+    runtime's score, the Keras score on the same examples and the change,
+    how often their predictions agree, the file size and the timings.
+    Numbers are measured, never typed.
+
+    Args:
+        name_or_path: zoo name or artifact folder.
+        runtime: `"onnx"` or `"tflite"`; `quantize`: None or `"int8"`.
+        split: `"test"` (default when configured) or `"validation"`.
+        limit: a fixed sample of `limit` examples (as `evaluate_model`); never written.
+        write: for a full split, write the entry under `runtimes[<runtime>[_int8]]` in
+            `metrics.json` (the Keras metrics are left as they are) and the model
+            card's "Runtimes" table.
+
+    Returns:
+        The entry (dict).
+    """
+    import rnnzoo
+    from rnnzoo.models import get_family
+    from rnnzoo.runtime import check_runtime
+    from rnnzoo.zoo import artifact_dir, load
+
+    if check_runtime(runtime, quantize) == "keras":
+        raise ValueError("evaluate_runtime scores a portable runtime ('onnx' or 'tflite'); "
+                         "`rnnzoo evaluate NAME` scores the Keras model.")
+    directory = artifact_dir(os.fspath(name_or_path))
+    task = load(directory, compile=False)
+    config = task.zoo_config
+    if config is None:
+        raise ValueError(f"{directory} has no config.yaml: evaluation needs the config's data section.")
+    family = get_family(config.family)
+    if family.name not in ("classifier", "tagger") or getattr(task, "head", None) == "multilabel":
+        raise ValueError(f"runtime evaluation covers single-label classifiers and taggers, not {config.name} "
+                         f"({family.name}).")
+    data = family.load_data(config)
+    split = split or ("test" if "test" in data else "validation")
+    if split not in data:
+        raise ValueError(f"{config.name} has no {split!r} split configured; available: {', '.join(data)}.")
+    examples = _Examples()
+    family.evaluate(examples, data, split=split, limit=limit)
+    start = time.time()
+    predictor = load(directory, runtime=runtime, quantize=quantize)
+    prepare_seconds = time.time() - start
+    start = time.time()
+    predicted = _predictions(predictor, family.name, examples.x)
+    seconds = time.time() - start
+    start = time.time()
+    reference = _predictions(task, family.name, examples.x)
+    keras_seconds = time.time() - start
+    scores = _runtime_scores(family.name, predictor.labels, examples.y, predicted)
+    keras_scores = _runtime_scores(family.name, list(task.labels), examples.y, reference)
+    metric, _ = family.primary_metric
+    settings = predictor.settings
+    model_file = os.path.join(predictor.directory, f"model.{runtime}")
+    command = f"rnnzoo evaluate {config.name} --runtime {runtime}" + (f" --quantize {quantize}" if quantize else "")
+    command += f" --split {split}" if split != "test" else ""
+    command += f" --limit {limit}" if limit is not None else ""
+    entry = {
+        "runtime": runtime,
+        "quantize": quantize,
+        "metric": metric,
+        "value": scores[metric],
+        **{k: v for k, v in scores.items() if not isinstance(v, dict)},
+        "keras_value": keras_scores[metric],
+        "change": round(scores[metric] - keras_scores[metric], 2),
+        "agreement": _agreement(family.name, predicted, reference),
+        "split": split,
+        "data_file": os.path.join(config.data.root, getattr(config.data, "test" if split == "test" else split) or ""),
+        "model_file": os.path.basename(model_file),
+        "model_megabytes": round(os.path.getsize(model_file) / 2**20, 2),
+        "converter": settings[runtime].get("converter"),
+        "quantizer": settings[runtime].get("quantizer"),
+        "conversion_seconds": settings.get("conversion_seconds"),
+        "load_seconds": round(prepare_seconds, 1),
+        "evaluation_seconds": round(seconds, 1),
+        "keras_evaluation_seconds": round(keras_seconds, 1),
+        "runtime_version": getattr(predictor.model, "version", None),
+        "threads": predictor.model.threads,
+        "evaluated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "rnnzoo_version": rnnzoo.__version__,
+        "machine": platform.machine(),
+        "weights_sha256": _weights_sha256(directory),
+    }
+    if write and limit is None:
+        path = os.path.join(directory, METRICS)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} is missing: run `rnnzoo evaluate {config.name}` (the Keras model) first.")
+        with open(path) as f:
+            record = json.load(f)
+        record["runtimes"] = {**_kept_runtimes(directory), runtime_key(runtime, quantize): entry}
+        record["runtimes"] = dict(sorted(record["runtimes"].items()))
+        with open(path, "w") as f:
+            json.dump(record, f, indent=2)
+            f.write("\n")
+        card = os.path.join(directory, MODEL_CARD)
+        if os.path.exists(card):
+            with open(card, encoding="utf-8") as f:
+                text = f.read()
+            with open(card, "w", encoding="utf-8") as f:
+                f.write(with_section(text, runtimes_section(record)))
+        _refresh_download_record(directory, config.name)
+    return entry
+
+
+def runtimes_section(record):
+    """The model card's "Runtimes" section from a metrics record's `runtimes` entries ("" without any)."""
+    runtimes = record.get("runtimes") or {}
+    if not runtimes:
+        return ""
+    name = record.get("model", "NAME")
+    first = next(iter(runtimes.values()))
+    metric = first.get("metric", record.get("metric"))
+    classifier = "labels_equal" in first.get("agreement", {})
+    same = "same labels" if classifier else "same tags (tokens)"
+    rows = []
+    for key, e in runtimes.items():
+        agreement = e.get("agreement", {})
+        rows.append([
+            f"`{e['runtime']}`" + (" int8" if e.get("quantize") else ""),
+            f"{e['model_file']} {e['model_megabytes']:.1f} MB",
+            e["value"],
+            e["keras_value"],
+            f"{e['change']:+.2f}",
+            f"{agreement.get('labels_equal', agreement.get('tags_equal'))}%",
+            e.get("evaluated_at", "?"),
+        ])
+    return "\n".join([
+        "## Runtimes",
+        "",
+        f"The model exported for ONNX Runtime (tf2onnx) and LiteRT (TFLite builtin ops), float32 and with "
+        f"dynamic-range int8 weights, scored on the same {_counted(first)} of `{first.get('data_file')}` as the Keras "
+        f"model in the same run (`rnnzoo evaluate {name} --runtime onnx|tflite [--quantize int8]`). Use one with "
+        f'`rnnzoo.load("{name}", runtime="onnx")` or `rnnzoo predict {name} TEXT --runtime onnx`.',
+        "",
+        _table(rows, ("runtime", "file", metric, f"Keras {metric}", "change", same, "measured")),
+        "",
+    ])
+
+
+def with_section(card, section):
+    """`card` (Markdown) with its "Runtimes" section replaced by `section`, or `section` added before "## License"."""
+    lines = card.split("\n")
+    start = next((i for i, line in enumerate(lines) if line.strip() == "## Runtimes"), None)
+    if start is not None:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[start:end] = section.rstrip("\n").split("\n") + [""] if section else []
+        return "\n".join(lines)
+    at = next((i for i, line in enumerate(lines) if line.strip() == "## License"), len(lines))
+    if section:
+        lines[at:at] = section.rstrip("\n").split("\n") + [""]
     return "\n".join(lines)
 
 
@@ -355,5 +592,8 @@ def model_card(config, record, directory, extra="", serving="", plot=True):
         parts += [extra.rstrip(), ""]
     if serving:
         parts += [serving.rstrip(), ""]
+    runtimes = runtimes_section(record)
+    if runtimes:
+        parts += [runtimes.rstrip(), ""]
     parts += ["## License", "", config.metadata.license or "See the dataset README.", ""]
     return "\n".join(parts)

@@ -149,8 +149,8 @@ def artifact_config(directory):
     return load_config(path, legacy=True) if os.path.exists(path) else None
 
 
-def load(name_or_path, compile=True, verify=True):
-    """Load a trained model (a `keras.Model` task) from a zoo name, folder, `.keras` file or URL.
+def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None, threads=None):
+    """Load a trained model (a `keras.Model` task, or a portable predictor) from a zoo name, folder, `.keras` file or URL.
 
     Args:
         name_or_path: a zoo name (`"bilstm_ner"`: the checkout's
@@ -163,14 +163,37 @@ def load(name_or_path, compile=True, verify=True):
         compile: compile with the config's optimizer so `fit` fine-tunes at
             once (Adam with its defaults when there is no config).
         verify: check the weights and vocabularies against `checksums.json`.
+        runtime: `"keras"` (default; `"tf"` is the same): the Keras task, a
+            `keras.Model` that trains, evaluates and exports. `"onnx"` (ONNX
+            Runtime) or `"tflite"` (LiteRT): a portable predictor
+            (`rnnzoo.runtime.predictor`; taggers and classifiers), not a
+            `keras.Model`: its `predict` takes the same inputs and returns the
+            same results, faster and without TensorFlow at serving time. The
+            model is converted once into the cache (`$RNNZOO_HOME/runtimes/`,
+            keyed by its checksums, the runtime and `quantize`) and reused.
+        quantize: with `runtime="onnx"` or `"tflite"`: None (float32) or
+            `"int8"` (dynamic-range int8 weights; see each model card's
+            runtime table for the accuracy change).
+        threads: the portable runtime's intra-op threads (default: every core).
 
     Example:
     >>> import rnnzoo
     >>> tagger = rnnzoo.load("bilstm_ner")  # doctest: +SKIP
     >>> tagger.save_to_preset("my_tagger")  # doctest: +SKIP
     >>> rnnzoo.load("my_tagger")            # doctest: +SKIP
+    >>> fast = rnnzoo.load("bilstm_ner", runtime="onnx")  # doctest: +SKIP
     """
+    from rnnzoo.runtime import check_runtime
+
+    runtime = check_runtime(runtime, quantize)
     kind, path = resolve_artifact(name_or_path)  # first: a wrong name fails before Keras is imported
+    if runtime != "keras":
+        from rnnzoo.runtime import cached_export, load_portable
+
+        if kind == "folder" and verify:
+            verify_checksums(path)
+        folder = cached_export(kind, path, runtime, quantize, lambda: load(path, compile=False, verify=False))
+        return load_portable(folder, threads=threads)
 
     import keras
 

@@ -84,6 +84,28 @@ def test_python_and_tf_tokenizers_agree():
         assert _words(text) == theirs, text
 
 
+def test_chunked_rules_give_the_whole_text_rules_tokens():
+    # `_split` applies the rules per space-separated chunk (cached); on the whole padded text they give the
+    # same tokens, and so does TensorFlow's twin. Random strings over the characters the rules look at.
+    import importlib
+    import random
+
+    module = importlib.import_module("rnnzoo.text.tokenize")  # the module (rnnzoo.text.tokenize is also a function)
+
+    def whole(text):
+        padded = " " + module._WHITESPACE.sub(" ", text) + " "
+        for pattern, replacement in module._COMPILED:
+            padded = pattern.sub(replacement, pattern.sub(replacement, padded))
+        return padded.split()
+
+    rng = random.Random(0)
+    pieces = list("ab1 ,:.'\"sSmMdDlLrRvVtnNT-!?%`()\u00a09") + ["'s", "n't", "--", "'ll", " '", "' ", "\t"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 20))) for _ in range(3000)]
+    assert [module._split(t) for t in texts] == [whole(t) for t in texts]
+    tf_tokens = [[t.decode("utf-8") for t in row] for row in tf_tokenize(tf.constant(texts[:300])).to_list()]
+    assert [module._split(t) for t in texts[:300]] == tf_tokens
+
+
 def test_unicode_whitespace_splits_in_both():
     assert set(WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
     text = "a\u00a0b\u2028c\x1cd"

@@ -39,12 +39,54 @@ _COMPILED = tuple((re.compile(p), r) for p, r in SPLIT_RULES)
 _WHITESPACE = re.compile(WHITESPACE_RULE[0])
 
 
-def _split(text):
-    padded = " " + _WHITESPACE.sub(" ", text) + " "
+#: Space-separated chunks whose tokens `_split` remembers (the cache is emptied when full).
+CHUNK_CACHE_SIZE = 200_000
+_CHUNKS = {}
+#: Every character some rule needs to match: a chunk without any is one token as it is.
+_ANCHORS = re.compile(r"[!?;\"()\[\]{}<>`\-,:'.]")
+
+
+def _split_chunk(chunk):
+    if _ANCHORS.search(chunk) is None:
+        return [chunk]
+    padded = " " + chunk + " "
     for pattern, replacement in _COMPILED:
         # Applied twice: adjacent matches share a boundary character.
         padded = pattern.sub(replacement, pattern.sub(replacement, padded))
     return padded.split()
+
+
+def _split(text):
+    """The rules applied to each space-separated chunk of `text` on its own, chunks' tokens cached.
+
+    The same tokens as applying the rules to the whole padded text: no match
+    spans a space, and no rule uses a space both before and after its match,
+    so the one space between two chunks is never wanted by two matches at
+    once (tested against the whole-text rules on random strings and on the
+    zoo's corpora). Running text repeats its chunks, so most are looked up,
+    not matched: several times faster on long texts.
+    """
+    out = []
+    for chunk in _WHITESPACE.sub(" ", text).split(" "):
+        if chunk:
+            tokens = _CHUNKS.get(chunk)
+            if tokens is None:
+                tokens = _split_chunk(chunk)
+                if len(_CHUNKS) >= CHUNK_CACHE_SIZE:
+                    _CHUNKS.clear()
+                _CHUNKS[chunk] = tokens
+            out.extend(tokens)
+    return out
+
+
+def split(text):
+    """The tokens of `text` (a `str`) without offsets: what `tf_tokenize` gives for it.
+
+    Example:
+    >>> split("Don't stop.")
+    ['Do', "n't", 'stop', '.']
+    """
+    return _split(text)
 
 
 def tokenize(text):

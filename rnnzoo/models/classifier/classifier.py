@@ -6,6 +6,7 @@ from keras import layers, ops
 
 from rnnzoo.layers import encoder_arguments
 from rnnzoo.models.classifier.backbone import ClassifierBackbone
+from rnnzoo.models.classifier.text import readable_results, warn_read_as
 from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
 from rnnzoo.models.task import (
     InputError,
@@ -13,8 +14,7 @@ from rnnzoo.models.task import (
     check_texts,
     check_batch_size,
     check_positive_int,
-    warn_near_prior,
-    warn_truncated,
+
 )
 
 HEADS = ("binary", "multiclass", "multilabel")
@@ -230,16 +230,7 @@ class TextClassifier(Task):
         if not texts:
             return np.zeros((0, len(self.labels)), "float32")
         rows, counts = self._token_rows(texts, max_length)
-        truncated = int(np.count_nonzero(counts > max_length))
-        warn_truncated(
-            truncated, len(texts), max_length, f"the model read {_KEPT[self.preprocessor.truncate]} {max_length} "
-            f"tokens of each (truncate={self.preprocessor.truncate!r})", stacklevel=stacklevel,
-        )
-        flat = np.concatenate(rows)
-        # A row of OOV ids only (1): an empty text (one OOV filler) or a text without a known word.
-        no_known = np.maximum.reduceat(flat, np.cumsum([0] + [len(r) for r in rows[:-1]])) <= 1
-        empty = int(np.count_nonzero(counts == 0))
-        warn_near_prior(empty, int(np.count_nonzero(no_known)) - empty, len(texts), stacklevel=stacklevel)
+        warn_read_as(rows, counts, max_length, self.preprocessor.truncate, stacklevel=stacklevel)
         return self.proba_from_ids(rows, batch_size=batch_size)
 
     def token_ids(self, texts, max_length=None):
@@ -337,14 +328,7 @@ class TextClassifier(Task):
             return super().predict(x, batch_size=self._batch_size(batch_size), verbose=verbose, **kwargs)
         single = isinstance(x, (str, bytes))
         probabilities = self._proba(self.check_texts(x), batch_size, max_length)
-        results = []
-        for row in probabilities:
-            if self.head == "multilabel":
-                chosen = [i for i in np.argsort(-row) if row[i] >= self.threshold]
-                results.append([{"label": self.labels[i], "score": round(float(row[i]), 4)} for i in chosen])
-            else:
-                best = int(np.argmax(row))
-                results.append({"label": self.labels[best], "score": round(float(row[best]), 4)})
+        results = readable_results(probabilities, self.labels, self.head, self.threshold)
         return results[0] if single else results
 
     # ------------------------------------------------------------- scoring
@@ -470,10 +454,6 @@ class TextClassifier(Task):
 
         # The vocabulary lives in the lookup layers' hash tables, which must be tracked explicitly.
         return serve, [tf.TensorSpec([None], tf.string, name="text")], [preprocessor, preprocessor.word_lookup]
-
-
-#: How each `truncate` mode is described in warnings.
-_KEPT = {"head": "the first", "tail": "the last", "head_tail": "the first and last halves of"}
 
 
 def check_max_length(max_length):

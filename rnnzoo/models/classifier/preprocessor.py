@@ -3,26 +3,26 @@
 import keras
 import tensorflow as tf
 
-from rnnzoo.text.tokenize import tf_tokenize
+from rnnzoo.models.classifier.text import HTML_BREAK, OOV_ID, TRUNCATIONS
 from rnnzoo.models.preprocessor import Preprocessor
+from rnnzoo.text.tokenize import tf_tokenize
 from rnnzoo.text.vectorizers import LabelLookup, TokenLookup
 
-TRUNCATIONS = ("head", "tail", "head_tail")
 #: Length-bucket edges of training batches (tokens); buckets above `max_length` are dropped.
 BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 96, 128, 160, 192, 256, 320, 400, 512, 768)
-OOV_ID = 1
 
 
 def tokenize_texts(strings):
     """Standardize and tokenize a `(batch,)` string tensor: the classifier's one text pipeline.
 
     HTML line breaks (`<br />`, as in IMDB) become spaces, text is lower-cased
-    (Unicode-aware) and split by `rnnzoo.text.tokenize` rules.
+    (Unicode-aware) and split by `rnnzoo.text.tokenize` rules. Its pure-Python
+    twin is `rnnzoo.models.classifier.text.text_tokens`.
 
     Returns:
         A `tf.RaggedTensor` of tokens, `(batch, None)`.
     """
-    strings = tf.strings.regex_replace(strings, r"<[bB][rR]\s*/?>", " ")
+    strings = tf.strings.regex_replace(strings, HTML_BREAK, " ")
     strings = tf.strings.lower(strings, encoding="utf-8")
     return tf_tokenize(strings)
 

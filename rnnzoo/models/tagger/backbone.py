@@ -60,9 +60,10 @@ class CharEncoder(layers.Layer):
             # saves a pass over every character position (same output as `self.conv(x)` + max).
             conv = self.conv
             z = ops.conv(x, conv.kernel, strides=1, padding="same") + conv.bias
-            z = ops.where(char_mask[:, :, None], z, -1e4)
+            # expand_dims, not `[:, :, None]`: LiteRT's builtin strided slice takes no new axis on bools.
+            z = ops.where(ops.expand_dims(char_mask, -1), z, -1e4)
             x = conv.activation(ops.max(z, axis=1))
-            x = ops.where(ops.any(char_mask, axis=1)[:, None], x, 0.0)
+            x = ops.where(ops.expand_dims(ops.any(char_mask, axis=1), -1), x, 0.0)
         else:
             # Padded tokens (no characters) get one fake step so the loop is defined.
             char_mask = ops.logical_or(char_mask, ops.arange(shape[-1])[None, :] == 0)

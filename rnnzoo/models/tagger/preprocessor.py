@@ -1,18 +1,12 @@
 """Raw text / tokens -> the tagger backbone's tensors (TensorFlow side)."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from rnnzoo.text.tokenize import tf_tokenize
 from rnnzoo.models.preprocessor import Preprocessor
-from rnnzoo.models.tagger.batching import BUCKET_BOUNDARIES
+from rnnzoo.models.tagger.batching import BUCKET_BOUNDARIES, token_features
 from rnnzoo.text.vectorizers import CharLookup, LabelLookup, TokenLookup
-
-
-#: Tokens whose ids `vectorize_numpy` remembers (the cache is emptied when full).
-_TOKEN_CACHE_SIZE = 100_000
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -61,7 +55,8 @@ class TaggerPreprocessor(Preprocessor):
 
         `predict` uses it: for a handful of sentences, eager TensorFlow string ops
         cost more than the lookups themselves. Lower-casing matches
-        `tf.strings.lower` (ASCII letters only), characters are code points.
+        `tf.strings.lower` (ASCII letters only), characters are code points
+        (`rnnzoo.models.tagger.batching.token_features`).
         """
         cache = self.__dict__.get("__numpy_tables")
         if cache is None:
@@ -74,23 +69,7 @@ class TaggerPreprocessor(Preprocessor):
             )
             self.__dict__["__numpy_tables"] = cache
         word_index, char_index, seen = cache
-        lower = self.word_lookup.lowercase
-        max_chars = self.max_chars
-        width = max(1, max((len(t) for t in token_lists), default=1))
-        token_ids = np.zeros((len(token_lists), width), "int32")
-        char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
-        for i, tokens in enumerate(token_lists):
-            for j, token in enumerate(tokens):
-                ids = seen.get(token)
-                if ids is None:
-                    key = token.translate(_ASCII_LOWER) if lower else token
-                    ids = (word_index.get(key, 1), [char_index.get(c, 1) for c in token[:max_chars]])
-                    if len(seen) >= _TOKEN_CACHE_SIZE:
-                        seen.clear()
-                    seen[token] = ids
-                token_ids[i, j] = ids[0]
-                char_ids[i, j, : len(ids[1])] = ids[1]
-        return {"token_ids": token_ids, "char_ids": char_ids}
+        return token_features(token_lists, word_index, char_index, self.word_lookup.lowercase, self.max_chars, seen)
 
     def encode_labels(self, tags):
         """`(batch, time)` string tags (ragged or padded with a valid tag) -> int32 ids."""

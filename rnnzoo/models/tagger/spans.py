@@ -1,4 +1,7 @@
-"""Tag schemes: BIO tags -> entity spans, and BIO <-> IOBES."""
+"""Tag schemes: BIO tags -> entity spans (and readable entities), and BIO <-> IOBES.
+
+Pure Python: the portable predictors of `rnnzoo.runtime` use it without TensorFlow.
+"""
 
 TAG_SCHEMES = ("bio", "iobes")
 
@@ -20,6 +23,36 @@ def bio_to_spans(tags):
         if starts:
             current = (kind, i)
     return spans
+
+
+def entities(text, tokens, offsets, tags, confidence):
+    """Readable entities of one tagged sentence: what `BidirectionalTagger.predict` returns under `entities`.
+
+    Args:
+        text: the sentence (str), or None for pre-tokenized input.
+        tokens: its tokens.
+        offsets: `rnnzoo.text.tokenize` spans `(token, start, end)` of `text`, or None.
+        tags: BIO tags, one per token.
+        confidence: `(len(tokens),)` NumPy array: each chosen tag's probability.
+
+    Returns:
+        `[{"type", "score", "text", "start", "end", "token_start", "token_end"}]`
+        (`start`/`end`: character offsets, only with `offsets`); `score` is the
+        entity's mean tag probability, rounded to 4 digits.
+    """
+    out = []
+    spans = bio_to_spans(tags)
+    confidence = confidence.tolist() if spans else ()  # Python floats: cheaper than np.mean per entity
+    for kind, first, last in spans:
+        entity = {"type": kind, "score": round(sum(confidence[first:last]) / (last - first), 4)}
+        if offsets is not None:
+            start, end = offsets[first][1], offsets[last - 1][2]
+            entity.update({"text": text[start:end], "start": start, "end": end})
+        else:
+            entity["text"] = " ".join(tokens[first:last])
+        entity.update({"token_start": first, "token_end": last})
+        out.append(entity)
+    return out
 
 
 def bio_to_iobes(tags):

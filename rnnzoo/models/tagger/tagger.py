@@ -7,12 +7,15 @@ import numpy as np
 from keras import layers, ops
 
 from rnnzoo.layers import CRF, crf_decode_numpy, encoder_arguments
-from rnnzoo.models.compiled import CompiledCall, length_sorted_batches
+from rnnzoo.models.compiled import CompiledCall
 from rnnzoo.models.tagger.backbone import TaggerBackbone
+from rnnzoo.models.tagger.batching import MAX_LENGTH, read_sentences, tag_sentences
+from rnnzoo.models.tagger.batching import SENTENCE_ENDS as _SENTENCE_ENDS
+from rnnzoo.models.tagger.batching import trim_chars as _trim_chars
+from rnnzoo.models.tagger.batching import windows as _windows  # noqa: F401  (tests import it from here)
 from rnnzoo.models.tagger.spans import (
     TAG_SCHEMES,
     bio_to_iobes,
-    bio_to_spans,
     iobes_labels,
     iobes_tag_to_bio,
     tf_bio_to_iobes,
@@ -20,11 +23,8 @@ from rnnzoo.models.tagger.spans import (
 from rnnzoo.models.task import (
     InputError,
     Task,
-    as_text,
     check_batch_size,
     check_positive_int,
-    warn_near_prior,
-    warn_truncated,
 )
 from rnnzoo.text.tokenize import tokenize
 
@@ -32,10 +32,6 @@ from rnnzoo.text.tokenize import tokenize
 #: through XLA, padded to `rnnzoo.models.compiled.padded_shape` (one compiled program per shape).
 XLA_MAX_BATCH = 8
 XLA_MAX_TIME = 128
-#: `predict` tags sentences longer than this many tokens in windows of at most this many (see `predict`).
-MAX_LENGTH = 256
-#: Tokens after which a window preferably ends (the last one in its second half).
-_SENTENCE_ENDS = frozenset({".", "!", "?", ";"})
 
 
 @keras.saving.register_keras_serializable(package="rnnzoo")
@@ -297,76 +293,20 @@ class BidirectionalTagger(Task):
             # Vectorized inputs: Keras' predict over the decoder ({"tags", "confidence"} arrays).
             return self.get_decoder().predict(x, batch_size=batch_size, verbose=verbose, **kwargs)
         self._require_preprocessor()
-        single = isinstance(x, (str, bytes))
-        items = [x] if single else list(x)
-        results = [None] * len(items)
-        parsed = []
-        for i, item in enumerate(items):
-            item = as_text(item, i)
-            if isinstance(item, str):
-                spans = tokenize(item)
-                parsed.append((i, item, [t for t, _, _ in spans], spans))
-            elif isinstance(item, (list, tuple)) and all(isinstance(t, str) for t in item):
-                parsed.append((i, None, list(item), None))
-            else:
-                raise InputError(
-                    f"item {i} is {type(item).__name__} ({item!r:.40}); predict takes str sentences or lists of "
-                    "str tokens."
-                )
-        for p in parsed:
-            if not p[2]:
-                results[p[0]] = {"tokens": [], "tags": [], "entities": []}
-        # Windows (item, first token, last token exclusive) of at most max_length tokens.
-        windows = []
-        long = 0
-        for p in parsed:
-            n = len(p[2])
-            if n <= max_length:
-                if n:
-                    windows.append((p, 0, n))
-                continue
-            long += 1
-            windows.extend((p, first, last) for first, last in _windows(p[2], max_length))
-        if long:
-            warn_truncated(long, len(items), max_length, f"each was tagged in windows of at most {max_length} "
-                           "tokens (every token still has a tag; an entity across a window edge may be split)")
-        output_tags = self.output_tags
-        batches = length_sorted_batches([w[2] - w[1] for w in windows], batch_size)
-        pieces = {}  # item index -> [(first, tag ids, confidence)] of a windowed item
-        uninformed = 0
-        if verbose and len(batches) > 1:
+        single, parsed = read_sentences(x)
+        progress = None
+        if verbose:
             from rnnzoo.utils import progress
-
-            batches = progress(batches, desc="tagging", unit="batch")
-        for chosen in batches:
-            batch = [windows[i] for i in chosen]
-            features = self.vectorize_tokens([w[0][2][w[1] : w[2]] for w in batch])
-            no_information = _uninformed_rows(features, self.backbone.char_vocabulary_size > 0)
-            tags, confidence = self._decode_on_host(features, [w[2] - w[1] for w in batch])
-            for row, ((i, text, tokens, offsets), first, last) in enumerate(batch):
-                n = last - first
-                uninformed += bool(no_information[row]) and n == len(tokens)
-                if n < len(tokens):
-                    pieces.setdefault(i, []).append((first, tags[row, :n], confidence[row, :n]))
-                    continue
-                tag_names = [output_tags[t] for t in tags[row, :n]]
-                results[i] = {
-                    "tokens": tokens,
-                    "tags": tag_names,
-                    "entities": _entities(text, tokens, offsets, tag_names, confidence[row, :n]),
-                }
-        for i, text, tokens, offsets in parsed:
-            if i in pieces:
-                parts = sorted(pieces[i], key=lambda part: part[0])
-                tag_names = [output_tags[t] for part in parts for t in part[1]]
-                confidence = np.concatenate([part[2] for part in parts])
-                results[i] = {
-                    "tokens": tokens,
-                    "tags": tag_names,
-                    "entities": _entities(text, tokens, offsets, tag_names, confidence),
-                }
-        if uninformed:
-            warn_near_prior(0, uninformed, len(items), kind="sentences", unknown_what="known word or character")
+        results = tag_sentences(
+            parsed,
+            vectorize=self.vectorize_tokens,
+            decode=self._decode_on_host,
+            output_tags=self.output_tags,
+            batch_size=batch_size,
+            max_length=max_length,
+            reads_chars=self.backbone.char_vocabulary_size > 0,
+            progress=progress,
+        )
         return results[0] if single else results
 
     def _decode_on_host(self, features, lengths):
@@ -805,28 +745,6 @@ def _tf_entities(text, tag_ids, valid, tags, confidences, token_starts, token_en
     out["num_entities"] = count
     return out
 
-def _windows(tokens, max_length):
-    """`(first, last)` token ranges of at most `max_length` covering `tokens`, preferably cut after a sentence end."""
-    out, first, n = [], 0, len(tokens)
-    while n - first > max_length:
-        last = first + max_length
-        for j in range(last - 1, first + max_length // 2 - 1, -1):
-            if tokens[j] in _SENTENCE_ENDS:
-                last = j + 1
-                break
-        out.append((first, last))
-        first = last
-    out.append((first, n))
-    return out
-
-
-def _uninformed_rows(features, reads_chars):
-    """Which rows of a vectorized batch have no known word and (if read) no known character (ids <= 1)."""
-    known = features["token_ids"].max(axis=1) > 1
-    if reads_chars:
-        known |= features["char_ids"].max(axis=(1, 2)) > 1
-    return ~known
-
 
 def check_bio_tags(labels):
     """A tagger's new tag set as a list: unique BIO tags (`"O"`, `B-TYPE`, `I-TYPE`) with `"O"`."""
@@ -849,34 +767,6 @@ def check_bio_tags(labels):
     if "O" not in labels:
         raise InputError(f"a BIO tag set needs 'O' (outside any entity); got {labels}.")
     return labels
-
-
-def _trim_chars(features, window):
-    """Drop the character columns that are padding in every token of the batch.
-
-    Tokens' characters are left-aligned, so the columns past the longest token
-    are all padding; `window` of them are kept (a CNN's half window reads them).
-    The char encoder's output is unchanged; its cost falls with the width.
-    """
-    chars = features["char_ids"]
-    width = min(chars.shape[-1], int((chars != 0).sum(-1).max(initial=0)) + window)
-    return {**features, "char_ids": chars[..., : max(width, 1)]}
-
-
-def _entities(text, tokens, offsets, tags, confidence):
-    entities = []
-    spans = bio_to_spans(tags)
-    confidence = confidence.tolist() if spans else ()  # Python floats: cheaper than np.mean per entity
-    for kind, first, last in spans:
-        entity = {"type": kind, "score": round(sum(confidence[first:last]) / (last - first), 4)}
-        if offsets is not None:
-            start, end = offsets[first][1], offsets[last - 1][2]
-            entity.update({"text": text[start:end], "start": start, "end": end})
-        else:
-            entity["text"] = " ".join(tokens[first:last])
-        entity.update({"token_start": first, "token_end": last})
-        entities.append(entity)
-    return entities
 
 
 def build_tagger(word_vocabulary, char_vocabulary, labels, architecture, embeddings=None, tag_scheme="bio"):
