@@ -62,6 +62,8 @@ class TaggerPreprocessor(Preprocessor):
         `predict` uses it: for a handful of sentences, eager TensorFlow string ops
         cost more than the lookups themselves. Lower-casing matches
         `tf.strings.lower` (ASCII letters only), characters are code points.
+        A sentence that is not a list, or a token that is not a str, raises a
+        `TypeError` naming it (a str sentence would be read as one token per character).
         """
         cache = self.__dict__.get("__numpy_tables")
         if cache is None:
@@ -80,9 +82,16 @@ class TaggerPreprocessor(Preprocessor):
         token_ids = np.zeros((len(token_lists), width), "int32")
         char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
         for i, tokens in enumerate(token_lists):
+            if not isinstance(tokens, (list, tuple)):
+                raise TypeError(
+                    f"sentence {i} is {type(tokens).__name__} ({tokens!r:.40}); vectorize_numpy takes token lists "
+                    "(lists of str): split text with rnnzoo.text.tokenize first."
+                )
             for j, token in enumerate(tokens):
-                ids = seen.get(token)
+                ids = seen.get(token) if isinstance(token, str) else None
                 if ids is None:
+                    if not isinstance(token, str):
+                        raise TypeError(f"sentence {i} token {j} is {type(token).__name__} ({token!r:.40}); tokens are str.")
                     key = token.translate(_ASCII_LOWER) if lower else token
                     ids = (word_index.get(key, 1), [char_index.get(c, 1) for c in token[:max_chars]])
                     if len(seen) >= _TOKEN_CACHE_SIZE:
