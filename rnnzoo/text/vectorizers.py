@@ -279,8 +279,8 @@ def bag_of_words(corpus, max_tokens=None):
 
     Returns:
         `(features, counts)`: the vocabulary (the features list, most frequent
-        first) and a `(documents, len(features))` int NumPy array (an empty
-        corpus: `([], (0, 0) array)`). A document that is not str/bytes raises,
+        first) and a `(documents, len(features))` int NumPy array (a corpus
+        without any word: `[]` and a `(documents, 0)` array). A document that is not str/bytes raises,
         naming its index (`string_tensor`).
 
     Example:
@@ -303,6 +303,8 @@ def bag_of_words(corpus, max_tokens=None):
     vectorizer.adapt(data.batch(256))
     # Column 0 of "count" output is the OOV bucket.
     features = _as_list(vectorizer.get_vocabulary())[1:]
+    if not features:  # no document has a word (Keras' lookup table is left uninitialized then)
+        return [], np.zeros((int(documents.shape[0]), 0), "int64")
     counts = vectorizer(documents).numpy()[:, 1:].astype("int64")
     return features, counts
 
