@@ -78,15 +78,16 @@ class TaggerPreprocessor(Preprocessor):
         word_index, char_index, seen = cache
         lower = self.word_lookup.lowercase
         max_chars = self.max_chars
-        width = max(1, max((len(t) for t in token_lists), default=1))
-        token_ids = np.zeros((len(token_lists), width), "int32")
-        char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
         for i, tokens in enumerate(token_lists):
             if not isinstance(tokens, (list, tuple)):
                 raise TypeError(
                     f"sentence {i} is {type(tokens).__name__} ({tokens!r:.40}); vectorize_numpy takes token lists "
                     "(lists of str): split text with rnnzoo.text.tokenize first."
                 )
+        width = max(1, max((len(t) for t in token_lists), default=1))
+        token_ids = np.zeros((len(token_lists), width), "int32")
+        char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
+        for i, tokens in enumerate(token_lists):
             for j, token in enumerate(tokens):
                 ids = seen.get(token) if isinstance(token, str) else None
                 if ids is None:
