@@ -289,21 +289,19 @@ class Task(keras.Model):
             rows[name] = array.shape[0] if array.ndim else None
             if array.size == 0:
                 continue
-            if array.dtype.kind == "f":
-                bad = ~np.isfinite(array) | (array != np.round(array))
-                if bad.any():
-                    where = tuple(np.argwhere(bad)[0])
-                    raise InputError(
-                        f"{method}: input {name!r} row {where[0]} holds {array[where].item()!r}; ids must be whole "
-                        "numbers (no NaN or inf)."
-                    )
             limit = limits[name]
-            if array.min() < 0 or array.max() >= limit:
-                where = tuple(np.argwhere((array < 0) | (array >= limit))[0])
-                raise InputError(
-                    f"{method}: input {name!r} row {where[0]} holds id {array[where].item()!r}; this model reads ids "
-                    f"0 to {limit - 1} (0 padding, 1 out-of-vocabulary)."
-                )
+            with np.errstate(invalid="ignore"):
+                whole = array.dtype.kind != "f" or bool(np.isfinite(array).all() and (array == np.round(array)).all())
+                if whole and array.min() >= 0 and array.max() < limit:
+                    continue
+                bad = (array < 0) | (array >= limit)
+                if not whole:
+                    bad |= ~np.isfinite(array) | (array != np.round(array))
+            where = tuple(np.argwhere(bad)[0])  # the first bad id, row by row
+            raise InputError(
+                f"{method}: input {name!r} row {where[0]} holds id {array[where].item()!r}; ids are whole numbers "
+                f"from 0 to {limit - 1} (0 padding, 1 out-of-vocabulary), never NaN or inf."
+            )
         if len(set(rows.values())) > 1:
             raise InputError(f"{method}: the inputs have different numbers of rows: {rows}.")
 
