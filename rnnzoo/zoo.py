@@ -164,6 +164,9 @@ def load(name_or_path, compile=True, verify=True):
             once (Adam with its defaults when there is no config).
         verify: check the weights and vocabularies against `checksums.json`.
 
+    Files are read in Keras safe mode (`load_keras_file`): a model file that
+    holds Python code (a `Lambda` layer's lambda) is refused, never run.
+
     Example:
     >>> import rnnzoo
     >>> tagger = rnnzoo.load("bilstm_ner")  # doctest: +SKIP
@@ -171,8 +174,6 @@ def load(name_or_path, compile=True, verify=True):
     >>> rnnzoo.load("my_tagger")            # doctest: +SKIP
     """
     kind, path = resolve_artifact(name_or_path)  # first: a wrong name fails before Keras is imported
-
-    import keras
 
     from rnnzoo.models import get_family, import_all_tasks
 
@@ -188,7 +189,7 @@ def load(name_or_path, compile=True, verify=True):
         get_family(config.family).task_class()
     else:
         import_all_tasks()
-    task = keras.saving.load_model(file, compile=False)
+    task = load_keras_file(file, name_or_path)
     task.zoo_config = config
     if config is None:
         what = "a plain .keras file: no checksums verified, " if kind == "keras_file" else ""
@@ -202,6 +203,43 @@ def load(name_or_path, compile=True, verify=True):
 
         task.compile(optimizer=make_optimizer(config.training) if config is not None else "adam")
     return task
+
+
+def load_keras_file(file, source=None):
+    """`keras.saving.load_model(file, compile=False)` in safe mode: code in the file is refused, never run.
+
+    A `.keras` file may carry Python bytecode (a `Lambda` layer's lambda) that
+    would run while the model is rebuilt; Keras' safe mode refuses it, and so
+    does `rnnzoo.load`, whatever `keras.config.enable_unsafe_deserialization()`
+    set. There is no switch here: for a file you wrote yourself or trust,
+    `keras.saving.load_model(path, safe_mode=False)` runs that code (dangerous
+    for files from elsewhere).
+
+    Raises:
+        ValueError: the file holds code; says what was refused and the way out.
+    """
+    import contextlib
+
+    import keras
+
+    try:
+        # Keras lets a global `enable_unsafe_deserialization()` (any library in the process may call it) win
+        # over load_model's own safe_mode=True; its scope puts safe mode back for this call.
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover (a Keras without it: load_model's own safe mode)
+        SafeModeScope = None
+    try:
+        with SafeModeScope(True) if SafeModeScope is not None else contextlib.nullcontext():
+            return keras.saving.load_model(file, compile=False, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" not in str(error):
+            raise
+        raise ValueError(
+            f"{source or file}: refusing to load {file}: it holds Python code (e.g. a Lambda layer's lambda) that "
+            "would run while loading, and rnnzoo.load never runs code from a model file (Keras safe mode). If you "
+            "wrote the file or trust its source, keras.saving.load_model(path, safe_mode=False) loads it and runs "
+            "that code."
+        ) from None
 
 
 def read_metrics(name_or_path):
