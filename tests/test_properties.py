@@ -44,7 +44,8 @@ def _settings(max_examples):
 NASTY = [
     "", " ", "\x00", "a\x00b", "\x00\x00 \x00", "\x07\x08\x1b[31mred\x1b[0m\x7f", "\u200b", "\u200bfoo\u200b",
     "\u200c\u200d\u2060", "\ufeffhello", "e\u0301\u0301\u0301 a\u0308", "\u0301", "שלום עולם", "مرحبا بالعالم",
-    "\u202eevil\u202c txt", "😀👍🏽 👨\u200d👩\u200d👧 🇩🇪", "\t\n\r\x0b\x0c", "\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000",
+    "\u202eevil\u202c txt", "😀👍🏽 👨\u200d👩\u200d👧 🇩🇪", "\t\n\r\x0b\x0c",
+    "\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000",
     "''", "n't", "'s", "--", "...", "U.S.", "10:30 1,000", "<br />", "(\"[{<>}]\")", "Ironman punched on hulk's face.",
     "Pankaj lives in Munich .", "Angela Merkel visited Paris", "a" * 300,
 ]
@@ -292,9 +293,11 @@ HUGE = {
 def test_100k_character_inputs_are_read_in_bounded_time(tagger, clf, lm, kind):
     text = HUGE[kind]
     tagged = tagger.predict([text, "Angela Merkel"])
-    assert tagged[0]["tokens"] == [t for t, _, _ in tokenize(text)] and len(tagged[0]["tags"]) == len(tagged[0]["tokens"])
+    tokens = [t for t, _, _ in tokenize(text)]
+    assert tagged[0]["tokens"] == tokens and len(tagged[0]["tags"]) == len(tokens)
     _same_tagging(tagged[1], tagger.predict(["Angela Merkel"])[0])
-    assert [r["label"] for r in clf.predict([text, "good"])] == [clf.predict(text)["label"], clf.predict("good")["label"]]
+    labels = [r["label"] for r in clf.predict([text, "good"])]
+    assert labels == [clf.predict(text)["label"], clf.predict("good")["label"]]
     assert isinstance(_lm_predict(lm, text), str)
 
 
@@ -355,7 +358,8 @@ def test_vectorized_tagger_inputs_must_agree(tagger):
     with pytest.raises(ValueError, match="'char_ids' holds <U1 values"):
         tagger.predict({"token_ids": features["token_ids"], "char_ids": np.full((1, 2, 20), "a")})
     limit = tagger.id_limits()["char_ids"]
-    with pytest.raises(ValueError, match=fr"'char_ids' row 0 holds id \d+; ids are whole numbers from 0 to {limit - 1}"):
+    message = fr"'char_ids' row 0 holds id \d+; ids are whole numbers from 0 to {limit - 1}"
+    with pytest.raises(ValueError, match=message):
         tagger.predict({**features, "char_ids": features["char_ids"] + tagger.id_limits()["char_ids"]})
 
 

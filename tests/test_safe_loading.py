@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(120)
 
 
 def _lambda_model_file(path, marker):
-    """A `.keras` file holding a Lambda whose lambda creates the file `$RNNZOO_TEST_MARKER` (a code-executing payload)."""
+    """A `.keras` file with a Lambda whose lambda creates the file `$RNNZOO_TEST_MARKER` (a code-executing payload)."""
     inputs = keras.Input((3,))
     touch = keras.layers.Lambda(
         lambda x: (open(__import__("os").environ["RNNZOO_TEST_MARKER"], "w").close(), x)[1], name="payload")

@@ -92,7 +92,9 @@ class TaggerPreprocessor(Preprocessor):
                 ids = seen.get(token) if isinstance(token, str) else None
                 if ids is None:
                     if not isinstance(token, str):
-                        raise TypeError(f"sentence {i} token {j} is {type(token).__name__} ({token!r:.40}); tokens are str.")
+                        raise TypeError(
+                            f"sentence {i} token {j} is {type(token).__name__} ({token!r:.40}); tokens are str."
+                        )
                     key = token.translate(_ASCII_LOWER) if lower else token
                     ids = (word_index.get(key, 1), [char_index.get(c, 1) for c in token[:max_chars]])
                     if len(seen) >= _TOKEN_CACHE_SIZE:
