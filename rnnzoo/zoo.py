@@ -11,7 +11,15 @@ import json
 import os
 import warnings
 
-from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, configs_dir, models_dir, verify_checksums
+from rnnzoo.artifacts import (
+    CHECKSUMS,
+    MODEL_FILE,
+    check_model_name,
+    configs_dir,
+    is_model_name,
+    models_dir,
+    verify_checksums,
+)
 
 
 def list_models(trained_only=False):
@@ -26,7 +34,7 @@ def list_models(trained_only=False):
         return sorted(trained)
     from rnnzoo.downloads import read_index
 
-    return sorted(names | trained | set(read_index()))
+    return sorted(names | trained | {n for n in read_index() if is_model_name(n)})
 
 
 def _unknown_name(name):
@@ -42,6 +50,8 @@ def resolve_config(name_or_config, overrides=None):
 
     source = name_or_config
     if isinstance(source, str) and not os.path.exists(source) and not source.endswith((".yaml", ".yml")):
+        if not is_model_name(source):  # not a file here, and no zoo name either: never joined under configs_dir
+            raise _unknown_name(source)
         path = os.path.join(configs_dir(), source + ".yaml")
         if not os.path.exists(path):
             raise _unknown_name(source)
@@ -70,7 +80,7 @@ def local_artifact(name):
     """`name`'s artifact already on this machine (the checkout's `saved_models/` or the cache), or None."""
     from rnnzoo.downloads import cached_artifact
 
-    path = os.path.join(models_dir(), name)
+    path = os.path.join(models_dir(), check_model_name(name))
     if os.path.isdir(path) and os.path.exists(os.path.join(path, MODEL_FILE)):
         return path
     return cached_artifact(name)
