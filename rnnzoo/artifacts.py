@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 
-from rnnzoo.utils import sha256
+from rnnzoo.utils import contained_path, sha256
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_PACKAGE)
@@ -82,11 +82,38 @@ def write_checksums(directory):
     return sums
 
 
+def is_model_name(name):
+    """Whether `name` can name a zoo model: one path component, not `.` or `..` (see `check_model_name`)."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+            and os.sep not in name and not os.path.isabs(name))
+
+
+def check_model_name(name):
+    """`name` if it can name a zoo model (one path component: no `/`, `\\`, `..`), else a `ValueError`.
+
+    Zoo names are joined under `saved_models/`, the configs folder and the
+    download cache; a name like `../../x` would lead out of them (and
+    `clear_cache("../..")` would delete the folder above the cache).
+
+    Example:
+    >>> check_model_name("bilstm_ner")
+    'bilstm_ner'
+    """
+    if not is_model_name(name):
+        raise ValueError(
+            f"{name!r} is not a zoo model name (names are one word like 'bilstm_ner', without '/', '\\' or '..'); "
+            "to use a folder or file, pass its path where a path is taken."
+        )
+    return name
+
+
 def verify_checksums(directory):
     """Raise `ValueError` naming the first missing, truncated or tampered weights or vocabulary file.
 
     Entries outside `VERIFIED` (documentation, listed by artifacts written
-    before rnnzoo 0.1.1) are ignored: they do not change predictions.
+    before rnnzoo 0.1.1) are ignored: they do not change predictions. An
+    entry that leads out of the folder (`..`, an absolute path, a symbolic
+    link to elsewhere) is refused (`rnnzoo.utils.contained_path`).
     """
     path = os.path.join(directory, CHECKSUMS)
     if not os.path.exists(path):
@@ -98,7 +125,8 @@ def verify_checksums(directory):
     for rel, expected in sums.items():
         if not _verified(rel):
             continue
-        file = os.path.join(directory, *rel.split("/"))
+        # An entry (or a symbolic link) leading out of the folder is refused, not hashed.
+        file = contained_path(directory, *rel.split("/"), what=f"checksum error: {CHECKSUMS} entry")
         if not os.path.exists(file):
             raise ValueError(f"checksum error: {file} is missing from the artifact.")
         if sha256(file) != expected:

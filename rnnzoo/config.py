@@ -127,6 +127,28 @@ def _check_files(config):
     files_ok = isinstance(d.train, list) and d.train and all(isinstance(n, str) and n for n in d.train)
     if not (isinstance(d.train, str) or files_ok):
         raise ValueError(f"'data.train' must be a file name or a non-empty list of file names, got {d.train!r}.")
+    # Paths a config names stay inside their folder (rnnzoo.data.paths checks again, symbolic links included,
+    # when the files are read): caught here, the error names the key.
+    if d.root and not os.path.isabs(d.root):
+        _check_inside("data.root", d.root, "$RNNZOO_DATA (or give an absolute data.root)")
+    for split in ("train", "validation", "test"):
+        names = getattr(d, split)
+        for name in [names] if isinstance(names, str) else names or []:
+            if isinstance(name, str):
+                _check_inside(f"data.{split}", name, "data.root")
+    embeddings = getattr(config.architecture, "embeddings", None)
+    if isinstance(embeddings, str) and not os.path.isabs(embeddings):
+        _check_inside("architecture.embeddings", embeddings, "$RNNZOO_DATA (or give an absolute path)")
+
+
+def _check_inside(key, name, folder):
+    """A relative path from a config must not climb out of `folder` with `..`, nor be absolute (data files)."""
+    if "\0" in name:
+        raise ValueError(f"'{key}' holds a NUL character: {name!r}.")
+    if os.path.isabs(name):
+        raise ValueError(f"'{key}' must be a file name relative to {folder}, got the absolute path {name!r}.")
+    if os.path.normpath(name).split(os.sep)[0] == os.pardir:
+        raise ValueError(f"'{key}' ({name!r}) leads out of {folder} with '..'; name a path inside it.")
 
 
 def _check_tuning(tuning, family):

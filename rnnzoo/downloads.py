@@ -32,8 +32,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, models_dir, packaged_dir
-from rnnzoo.utils import sha256
+from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, check_model_name, models_dir, packaged_dir
+from rnnzoo.utils import contained_path, sha256
 
 INDEX = "index.json"
 #: Where the artifacts of `saved_models/` are published, one folder per model
@@ -131,6 +131,7 @@ def revision(entry):
 # ---------------------------------------------------------------- the cache
 def cached_artifact(name, entry=None):
     """The cached folder of `name`'s recorded revision, or None (never touches the network)."""
+    check_model_name(name)
     entry = entry or read_index().get(name)
     if entry is None:
         return None
@@ -144,6 +145,7 @@ def fetch_artifact(name, entry=None):
     Raises:
         DownloadError: naming the URL and what went wrong; nothing is cached then.
     """
+    check_model_name(name)
     entry = entry or read_index().get(name)
     if entry is None:
         raise KeyError(f"no published artifact is recorded for {name!r}")
@@ -192,7 +194,8 @@ def _fetch_into(target, files, label, optional=()):
         staging = tempfile.mkdtemp(prefix=".staging-", dir=parent)
         try:
             for url, rel, digest, size in files:
-                dest = os.path.join(staging, *rel.split("/"))
+                # Names come from the record or the server's checksums.json: none may lead out of the folder.
+                dest = contained_path(staging, *rel.split("/"), what=f"{label}: the listed file")
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 try:
                     _download(url, dest, digest, size, desc=f"{label}: {rel}")
@@ -312,6 +315,7 @@ def clear_cache(name=None):
     if name is None:
         targets = [os.path.join(cache_dir(), kind) for kind in ("models", "urls", "runtimes")]
     else:
+        name = check_model_name(name)
         targets = [os.path.join(cache_dir(), kind, name) for kind in ("models", "runtimes")]
     removed = [t for t in targets if os.path.exists(t)]
     for t in removed:

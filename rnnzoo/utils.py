@@ -91,3 +91,53 @@ def keep_arguments(model, arguments):
 def kept_arguments(model):
     """`{name: value}` of the arguments `keep_arguments` kept."""
     return {name: getattr(model, name) for name in model.__dict__.get("_config_arguments", ())}
+
+
+def _inside(path, base):
+    return path == base or os.path.commonpath([path, base]) == base
+
+
+def contained_path(base, *parts, what="path", follow_symlinks=True):
+    """`base` joined with relative `parts`; a `ValueError` when the result would leave `base`.
+
+    Refused: an absolute part (it would replace `base`), `..` segments that
+    climb out of `base`, and (with `follow_symlinks`) a path whose real
+    location (`os.path.realpath`, symbolic links resolved) is outside the
+    real `base`.
+
+    Args:
+        base: the folder the path must stay in.
+        *parts: relative path pieces (from a config, a checksum list, a URL listing).
+        what: what the parts are, for the error message (e.g. "data file").
+        follow_symlinks: also check where symbolic links lead.
+
+    Returns:
+        The joined, normalized path.
+
+    Example:
+    >>> contained_path("/data", "conll2003", "train.txt", follow_symlinks=False)
+    '/data/conll2003/train.txt'
+    >>> contained_path("/data", "../etc/passwd", follow_symlinks=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: path '../etc/passwd' leaves /data ('..' segments); it must stay inside that folder.
+    """
+    base = os.path.abspath(os.fspath(base))
+    parts = [os.fspath(p) for p in parts]
+    shown = "/".join(parts)
+    for part in parts:
+        if "\0" in part:
+            raise ValueError(f"{what} {shown!r} holds a NUL character.")
+        if os.path.isabs(part) or (os.sep != "/" and part.startswith("/")):
+            raise ValueError(f"{what} {shown!r} is an absolute path; it must be relative to {base}.")
+    path = os.path.normpath(os.path.join(base, *parts))
+    if not _inside(path, base):
+        raise ValueError(f"{what} {shown!r} leaves {base} ('..' segments); it must stay inside that folder.")
+    if follow_symlinks:
+        real, real_base = os.path.realpath(path), os.path.realpath(base)
+        if not _inside(real, real_base):
+            raise ValueError(
+                f"{what} {shown!r} leads out of {base} through a symbolic link (to {real}); copy the file into "
+                "the folder instead."
+            )
+    return path

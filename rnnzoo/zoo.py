@@ -11,7 +11,15 @@ import json
 import os
 import warnings
 
-from rnnzoo.artifacts import CHECKSUMS, MODEL_FILE, configs_dir, models_dir, verify_checksums
+from rnnzoo.artifacts import (
+    CHECKSUMS,
+    MODEL_FILE,
+    check_model_name,
+    configs_dir,
+    is_model_name,
+    models_dir,
+    verify_checksums,
+)
 
 
 def list_models(trained_only=False):
@@ -26,7 +34,7 @@ def list_models(trained_only=False):
         return sorted(trained)
     from rnnzoo.downloads import read_index
 
-    return sorted(names | trained | set(read_index()))
+    return sorted(names | trained | {n for n in read_index() if is_model_name(n)})
 
 
 def _unknown_name(name):
@@ -42,6 +50,8 @@ def resolve_config(name_or_config, overrides=None):
 
     source = name_or_config
     if isinstance(source, str) and not os.path.exists(source) and not source.endswith((".yaml", ".yml")):
+        if not is_model_name(source):  # not a file here, and no zoo name either: never joined under configs_dir
+            raise _unknown_name(source)
         path = os.path.join(configs_dir(), source + ".yaml")
         if not os.path.exists(path):
             raise _unknown_name(source)
@@ -70,7 +80,7 @@ def local_artifact(name):
     """`name`'s artifact already on this machine (the checkout's `saved_models/` or the cache), or None."""
     from rnnzoo.downloads import cached_artifact
 
-    path = os.path.join(models_dir(), name)
+    path = os.path.join(models_dir(), check_model_name(name))
     if os.path.isdir(path) and os.path.exists(os.path.join(path, MODEL_FILE)):
         return path
     return cached_artifact(name)
@@ -176,6 +186,9 @@ def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None
             runtime table for the accuracy change).
         threads: the portable runtime's intra-op threads (default: every core).
 
+    Files are read in Keras safe mode (`load_keras_file`): a model file that
+    holds Python code (a `Lambda` layer's lambda) is refused, never run.
+
     Example:
     >>> import rnnzoo
     >>> tagger = rnnzoo.load("bilstm_ner")  # doctest: +SKIP
@@ -195,8 +208,6 @@ def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None
         folder = cached_export(kind, path, runtime, quantize, lambda: load(path, compile=False, verify=False))
         return load_portable(folder, threads=threads)
 
-    import keras
-
     from rnnzoo.models import get_family, import_all_tasks
 
     if kind == "keras_file":
@@ -211,7 +222,7 @@ def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None
         get_family(config.family).task_class()
     else:
         import_all_tasks()
-    task = keras.saving.load_model(file, compile=False)
+    task = load_keras_file(file, name_or_path)
     task.zoo_config = config
     if config is None:
         what = "a plain .keras file: no checksums verified, " if kind == "keras_file" else ""
@@ -225,6 +236,43 @@ def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None
 
         task.compile(optimizer=make_optimizer(config.training) if config is not None else "adam")
     return task
+
+
+def load_keras_file(file, source=None):
+    """`keras.saving.load_model(file, compile=False)` in safe mode: code in the file is refused, never run.
+
+    A `.keras` file may carry Python bytecode (a `Lambda` layer's lambda) that
+    would run while the model is rebuilt; Keras' safe mode refuses it, and so
+    does `rnnzoo.load`, whatever `keras.config.enable_unsafe_deserialization()`
+    set. There is no switch here: for a file you wrote yourself or trust,
+    `keras.saving.load_model(path, safe_mode=False)` runs that code (dangerous
+    for files from elsewhere).
+
+    Raises:
+        ValueError: the file holds code; says what was refused and the way out.
+    """
+    import contextlib
+
+    import keras
+
+    try:
+        # Keras lets a global `enable_unsafe_deserialization()` (any library in the process may call it) win
+        # over load_model's own safe_mode=True; its scope puts safe mode back for this call.
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover (a Keras without it: load_model's own safe mode)
+        SafeModeScope = None
+    try:
+        with SafeModeScope(True) if SafeModeScope is not None else contextlib.nullcontext():
+            return keras.saving.load_model(file, compile=False, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" not in str(error):
+            raise
+        raise ValueError(
+            f"{source or file}: refusing to load {file}: it holds Python code (e.g. a Lambda layer's lambda) that "
+            "would run while loading, and rnnzoo.load never runs code from a model file (Keras safe mode). If you "
+            "wrote the file or trust its source, keras.saving.load_model(path, safe_mode=False) loads it and runs "
+            "that code."
+        ) from None
 
 
 def read_metrics(name_or_path):

@@ -60,10 +60,29 @@ def as_text(item, index, what="item"):
     return item
 
 
+def check_encodable(text, index, what="text"):
+    """Refuse a str that UTF-8 cannot encode (a lone surrogate such as `"\\ud800"`), naming `what` `index`.
+
+    TensorFlow's string tensors hold UTF-8, so such a text would fail deep in
+    the conversion without saying which one it was.
+    """
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(
+            f"{what} {index} holds {text[error.start]!r} at character {error.start}, a lone surrogate that is not "
+            "valid Unicode text (it cannot be written as UTF-8). Decode your bytes with errors='replace', "
+            "or drop the character."
+        ) from None
+
+
 def check_texts(texts, what="text", hint=""):
     """A list of `str` from a str or a list/tuple/array of str, or an `InputError` naming the first bad item.
 
-    Bytes are read as UTF-8 (`as_text`). `hint` ends the message about a bad
+    Bytes are read as UTF-8 (`as_text`); a str with a lone surrogate is refused
+    (`check_encodable`). `hint` ends the message about a bad
     item (what the task reads, and what to do).
 
     Example:
@@ -83,6 +102,7 @@ def check_texts(texts, what="text", hint=""):
         text = as_text(text, i, what)
         if not isinstance(text, str):
             raise InputError(f"{what} {i} is {type(text).__name__} ({text!r:.40}); {hint}")
+        check_encodable(text, i, what)
         out.append(text)
     return out
 

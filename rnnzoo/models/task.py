@@ -18,6 +18,7 @@ from rnnzoo.models.checks import (  # noqa: F401  (re-exported: the tasks' input
     InputError,
     as_text,
     check_batch_size,
+    check_encodable,
     check_positive_int,
     check_texts,
     describe as _describe,
@@ -239,7 +240,8 @@ class Task(keras.Model):
         items and names a bad one by index. Vectorized inputs pass to Keras as
         before: arrays and tensors (anything with `shape` and `dtype`),
         `tf.data` datasets, `keras.utils.PyDataset`s and generators, and dicts
-        keyed by the model's input names. Costs a few isinstance checks.
+        keyed by the model's input names; NumPy id arrays are checked
+        (`_check_ids`). Costs a few isinstance checks (and a min/max over id arrays).
         """
         if isinstance(x, (str, bytes, list, tuple)):
             return
@@ -250,6 +252,7 @@ class Task(keras.Model):
                     f"{method} got a dict with keys {sorted(map(str, x))}; a dict input must map this "
                     f"model's inputs {names} to arrays. {method} takes {self.accepted_inputs}."
                 )
+            self._check_ids(x, method)
             return
         vectorized = (hasattr(x, "shape") and hasattr(x, "dtype")) or _is_dataset(x)
         if not vectorized and x is not None and not isinstance(x, (numbers.Number, os.PathLike, set, frozenset)):
@@ -259,6 +262,78 @@ class Task(keras.Model):
                 x, os.PathLike
             ) else ""
             raise InputError(f"{method} takes {self.accepted_inputs}; got {_describe(x)}{hint}.")
+        self._check_ids(x, method)
+
+    def id_limits(self):
+        """`{input name: number of ids}` of the model's id inputs, for the checks of vectorized `predict` inputs.
+
+        Default: `token_ids` reads `backbone.vocabulary_size` ids. A family
+        with other id inputs (the tagger's `char_ids`) adds them.
+        """
+        size = getattr(getattr(self, "backbone", None), "vocabulary_size", None)
+        return {"token_ids": int(size)} if size else {}
+
+    def _check_ids(self, x, method="predict"):
+        """Refuse vectorized NumPy id arrays the model would misread, naming the input and the row.
+
+        Keras would turn NaN/inf or out-of-range ids into an `InvalidArgumentError`
+        deep in the graph (or, for negative ids, silently read another
+        embedding row), and an empty batch into an `UnboundLocalError`. Checked
+        here: the dtype (numbers), the rank of each input, at least one row and
+        one time step, the same number of rows in every input, and ids that are
+        whole numbers in `[0, id_limits()[name])`. NumPy arrays only (tensors
+        and datasets pass as they are); costs a min/max over the arrays.
+        """
+        import numpy as np
+
+        if isinstance(x, dict):
+            arrays = {str(k): v for k, v in x.items()}
+        elif isinstance(x, np.ndarray) and x.dtype.kind not in self.raw_dtype_kinds:
+            names = self._input_names()
+            arrays = {names[0]: x} if len(names) == 1 else {}
+        else:
+            return
+        limits = self.id_limits()
+        ranks = _input_ranks(self.input)
+        rows = {}
+        for name, array in sorted(arrays.items()):
+            if not isinstance(array, np.ndarray) or name not in limits:
+                continue
+            if array.dtype.kind not in "iuf":
+                raise InputError(
+                    f"{method}: input {name!r} holds {array.dtype} values; vectorized inputs are arrays of int ids "
+                    f"(0 padding). Pass raw text to {method} instead, or convert the ids with .astype('int32')."
+                )
+            rank = ranks.get(name)
+            if rank is not None and array.ndim != rank:
+                raise InputError(
+                    f"{method}: input {name!r} must be {rank}-D {_AXES[rank]}, got shape {array.shape}."
+                )
+            if array.ndim and array.shape[0] == 0:
+                raise InputError(f"{method}: input {name!r} has no rows (shape {array.shape}); pass at least one.")
+            if array.ndim > 1 and array.shape[1] == 0:
+                raise InputError(
+                    f"{method}: input {name!r} has no time steps (shape {array.shape}); every row needs at least "
+                    "one id (pad empty rows with a 1, the out-of-vocabulary id)."
+                )
+            rows[name] = array.shape[0] if array.ndim else None
+            if array.size == 0:
+                continue
+            limit = limits[name]
+            with np.errstate(invalid="ignore"):
+                whole = array.dtype.kind != "f" or bool(np.isfinite(array).all() and (array == np.round(array)).all())
+                if whole and array.min() >= 0 and array.max() < limit:
+                    continue
+                bad = (array < 0) | (array >= limit)
+                if not whole:
+                    bad |= ~np.isfinite(array) | (array != np.round(array))
+            where = tuple(np.argwhere(bad)[0])  # the first bad id, row by row
+            raise InputError(
+                f"{method}: input {name!r} row {where[0]} holds id {array[where].item()!r}; ids are whole numbers "
+                f"from 0 to {limit - 1} (0 padding, 1 out-of-vocabulary), never NaN or inf."
+            )
+        if len(set(rows.values())) > 1:
+            raise InputError(f"{method}: the inputs have different numbers of rows: {rows}.")
 
     def _vectorize(self, x, y, batch_size, training):
         if self._is_raw(x):
@@ -380,6 +455,17 @@ def _one_pass_per_epoch(steps):
         if steps is None:
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         yield
+
+
+#: How error messages describe an input of each rank.
+_AXES = {1: "(batch,)", 2: "(batch, time)", 3: "(batch, time, features)"}
+
+
+def _input_ranks(inputs):
+    """`{name: rank}` of a functional model's inputs (a dict of them, or tensors with names)."""
+    if isinstance(inputs, dict):
+        return {str(k): len(v.shape) for k, v in inputs.items()}
+    return {getattr(t, "name", ""): len(t.shape) for t in keras.tree.flatten(inputs)}
 
 
 def _is_dataset(x):

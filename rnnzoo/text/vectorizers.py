@@ -7,6 +7,7 @@ TensorFlow is needed (string ops); import this module lazily.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 PAD = ""
@@ -15,18 +16,86 @@ START = "[start]"
 END = "[end]"
 
 
+def string_tensor(values, what="input"):
+    """Python text (a str, bytes, nested lists of them, a NumPy string array) -> a `tf.string` tensor.
+
+    TensorFlow's own conversion fails on a bad item without saying which one
+    (or, for an empty list, makes a float tensor that string ops reject with an
+    `InvalidArgumentError`); here a bad item is named by its index.
+
+    Raises:
+        TypeError: an item is not a str or bytes (None, a number, NaN, ...).
+        ValueError: bytes that are not UTF-8, a str with a lone surrogate
+            (UTF-8 cannot hold it), or nested lists of different lengths.
+
+    Example:
+    >>> string_tensor([["a", b"b"], ["c", "d"]]).shape
+    TensorShape([2, 2])
+    """
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+
+    def check(value, index):
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                check(item, index + [i])
+            return
+        where = f"{what} item " + (str(index[0]) if len(index) == 1 else "".join(f"[{i}]" for i in index))
+        if isinstance(value, bytes):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(f"{where} is bytes that are not valid UTF-8: {error}") from None
+        elif isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    raise ValueError(
+                        f"{where} holds {value[error.start]!r} at character {error.start}, a lone surrogate "
+                        "that is not valid Unicode text (UTF-8 cannot hold it)."
+                    ) from None
+        else:
+            raise TypeError(f"{where} is {type(value).__name__} ({value!r:.40}); text inputs are str or bytes.")
+
+    check(values, [])
+    try:
+        return tf.constant(values, dtype=tf.string)
+    except ValueError as error:
+        raise ValueError(
+            f"{what}: nested lists of different lengths ({error}); pad them, or pass a tf.RaggedTensor "
+            "(tf.ragged.constant)."
+        ) from None
+
+
+def _is_python_text(x):
+    """True for the Python/NumPy inputs `string_tensor` converts (not tensors, nor lists holding tensors)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind in "OUS"
+    if isinstance(x, (list, tuple)):
+        return not any(tf.is_tensor(v) or isinstance(v, tf.RaggedTensor) for v in tf.nest.flatten(x))
+    return isinstance(x, (str, bytes))
+
+
 class StringLayer(keras.layers.Layer):
     """Base of our TensorFlow string-op layers: TF tensors in and out on any Keras backend.
 
     Keras converts a layer's inputs to the backend's arrays, which cannot hold
     strings on JAX or PyTorch; these layers take TF tensors (and Python lists)
-    as they are, so raw-text preprocessing runs on every backend.
+    as they are, so raw-text preprocessing runs on every backend. Python text
+    (lists of str, NumPy string arrays) is converted by `string_tensor` first,
+    so a bad item is named by its index and an empty list is an empty batch.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
+
+    def __call__(self, *args, **kwargs):
+        if args and _is_python_text(args[0]):
+            args = (string_tensor(args[0], f"{type(self).__name__} input"),) + args[1:]
+        return super().__call__(*args, **kwargs)
 
 
 class _LookupLayer(StringLayer):
@@ -185,7 +254,8 @@ class LabelLookup(_LookupLayer):
         if tf.executing_eagerly():
             # In a graph StringLookup's own assertion fires; eagerly we can name the culprits.
             known = set(self.labels)
-            unknown = sorted({v.decode("utf-8") for v in tf.reshape(labels, [-1]).numpy().tolist()} - known)
+            values = tf.reshape(labels, [-1]).numpy().tolist()
+            unknown = sorted({v.decode("utf-8", errors="backslashreplace") for v in values} - known)
             if unknown:
                 raise ValueError(
                     f"unknown label(s) {unknown[:10]}; this LabelLookup knows {self.labels}. "
@@ -209,7 +279,9 @@ def bag_of_words(corpus, max_tokens=None):
 
     Returns:
         `(features, counts)`: the vocabulary (the features list, most frequent
-        first) and a `(documents, len(features))` int NumPy array.
+        first) and a `(documents, len(features))` int NumPy array (a corpus
+        without any word: `[]` and a `(documents, 0)` array). A document that is not str/bytes raises,
+        naming its index (`string_tensor`).
 
     Example:
     >>> features, counts = bag_of_words(["Dog hates a cat", "Cat hates dog"])
@@ -221,12 +293,19 @@ def bag_of_words(corpus, max_tokens=None):
     vectorizer = keras.layers.TextVectorization(
         max_tokens=max_tokens, output_mode="count", standardize="lower_and_strip_punctuation"
     )
-    data = corpus if isinstance(corpus, tf.data.Dataset) else tf.data.Dataset.from_tensor_slices(list(corpus))
+    if isinstance(corpus, tf.data.Dataset):
+        data, documents = corpus, tf.constant(list(corpus.as_numpy_iterator()), dtype=tf.string)
+    else:
+        documents = string_tensor(list(corpus), "bag_of_words corpus")
+        data = tf.data.Dataset.from_tensor_slices(documents)
+    if documents.shape[0] == 0:
+        return [], np.zeros((0, 0), "int64")
     vectorizer.adapt(data.batch(256))
     # Column 0 of "count" output is the OOV bucket.
     features = _as_list(vectorizer.get_vocabulary())[1:]
-    documents = list(corpus.as_numpy_iterator()) if isinstance(corpus, tf.data.Dataset) else list(corpus)
-    counts = vectorizer(tf.constant(documents)).numpy()[:, 1:].astype("int64")
+    if not features:  # no document has a word (Keras' lookup table is left uninitialized then)
+        return [], np.zeros((int(documents.shape[0]), 0), "int64")
+    counts = vectorizer(documents).numpy()[:, 1:].astype("int64")
     return features, counts
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from rnnzoo.models.preprocessor import Preprocessor
+from rnnzoo.text.vectorizers import string_tensor
 
 LEVELS = ("word", "char")
 PAD = ""
@@ -100,7 +101,7 @@ class LanguageModelPreprocessor(Preprocessor):
         """Python texts -> a list of int32 NumPy id arrays (the model's tokens of each text)."""
         out = []
         for start in range(0, len(texts), 4096):
-            ragged = self._encode(tf.constant(texts[start : start + 4096], tf.string))
+            ragged = self._encode(string_tensor(texts[start : start + 4096], "text"))
             values, lengths = ragged.flat_values.numpy(), ragged.row_lengths().numpy()
             out.extend(np.split(values, np.cumsum(lengths)[:-1]))
         return out

@@ -49,7 +49,8 @@ def token_features(token_lists, word_index, char_index, lowercase, max_chars, ca
     The ids the tagger's TensorFlow preprocessor computes, with dict lookups:
     words lower-cased like `tf.strings.lower` (ASCII letters only) when
     `lowercase`, characters are code points (the first `max_chars` of each
-    token), unknown words and characters are 1, padding 0.
+    token), unknown words and characters are 1, padding 0. A sentence that
+    is not a list, or a token that is not a str, raises a `TypeError` naming it.
 
     Args:
         token_lists: lists of str tokens (right-padded to the longest, at least 1 step).
@@ -65,13 +66,21 @@ def token_features(token_lists, word_index, char_index, lowercase, max_chars, ca
     ([[2, 1]], [[[2, 3, 0], [1, 1, 1]]])
     """
     seen = {} if cache is None else cache
+    for i, tokens in enumerate(token_lists):
+        if not isinstance(tokens, (list, tuple)):
+            raise TypeError(
+                f"sentence {i} is {type(tokens).__name__} ({tokens!r:.40}); vectorize_numpy takes token lists "
+                "(lists of str): split text with rnnzoo.text.tokenize first."
+            )
     width = max(1, max((len(t) for t in token_lists), default=1))
     token_ids = np.zeros((len(token_lists), width), "int32")
     char_ids = np.zeros((len(token_lists), width, max_chars), "int32")
     for i, tokens in enumerate(token_lists):
         for j, token in enumerate(tokens):
-            ids = seen.get(token)
+            ids = seen.get(token) if isinstance(token, str) else None
             if ids is None:
+                if not isinstance(token, str):
+                    raise TypeError(f"sentence {i} token {j} is {type(token).__name__} ({token!r:.40}); tokens are str.")
                 key = token.translate(_ASCII_LOWER) if lowercase else token
                 ids = (word_index.get(key, 1), [char_index.get(c, 1) for c in token[:max_chars]])
                 if len(seen) >= TOKEN_CACHE_SIZE:

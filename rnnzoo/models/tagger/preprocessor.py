@@ -56,7 +56,9 @@ class TaggerPreprocessor(Preprocessor):
         `predict` uses it: for a handful of sentences, eager TensorFlow string ops
         cost more than the lookups themselves. Lower-casing matches
         `tf.strings.lower` (ASCII letters only), characters are code points
-        (`rnnzoo.models.tagger.batching.token_features`).
+        (`rnnzoo.models.tagger.batching.token_features`). A sentence that is
+        not a list, or a token that is not a str, raises a `TypeError` naming
+        it (a str sentence would be read as one token per character).
         """
         cache = self.__dict__.get("__numpy_tables")
         if cache is None:

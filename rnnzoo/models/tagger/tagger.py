@@ -361,6 +361,13 @@ class BidirectionalTagger(Task):
         self.__dict__["__emissions_fn"] = fn
         return fn
 
+    def id_limits(self):
+        """`token_ids` and (with a character encoder) `char_ids`: see `Task.id_limits`."""
+        limits = super().id_limits()
+        if self.backbone.char_vocabulary_size:
+            limits["char_ids"] = int(self.backbone.char_vocabulary_size)
+        return limits
+
     def vectorize_tokens(self, token_lists):
         """Token lists -> padded feature arrays (NumPy) for the backbone."""
         self._require_preprocessor()
