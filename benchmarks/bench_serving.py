@@ -494,23 +494,27 @@ def ours_tagger(tagger, quantize=None, threads=1):
     return predict
 
 
-def runtime_contender(name, kind, **options):
-    """`rnnzoo.load(name, runtime=kind, ...)`'s predictor when the `rnnzoo.runtime` package exists, else None."""
+def runtime_contender(name, kind, call_options=None, **options):
+    """`rnnzoo.load(name, runtime=kind, **options)`'s predictor when `rnnzoo.runtime` exists, else None.
+
+    Classifiers: its `predict_proba(texts, **call_options)`; taggers: its `predict(texts, **call_options)`.
+    """
     try:
         import rnnzoo.runtime  # noqa: F401
     except ImportError:
         return None
     import rnnzoo
 
-    try:
-        predictor = rnnzoo.load(name, runtime=kind, **options)
-    except TypeError:
-        if options:
-            return None
-        raise
-    if hasattr(predictor, "predict_proba"):
-        return lambda texts: predictor.predict_proba(texts)
-    return lambda texts: predictor.predict(texts)
+    predictor = rnnzoo.load(name, runtime=kind, **options)
+    call_options = call_options or {}
+    method = predictor.predict_proba if hasattr(predictor, "predict_proba") else predictor.predict
+
+    def predict(texts):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return method(texts, **call_options)
+
+    return predict
 
 
 def keras_recipe(layer_sizes="keras_io", clf=None, maxlen=200, threads=2):
@@ -700,9 +704,13 @@ def bench_classifier(args):
         for quant in (None, "int8"):
             contenders.append(Contender(f"ours: ONNX Runtime {quant or 'fp32'}, {m} tokens",
                                         ours_classifier(clf, quant, m, args.threads), ours=True))
-    runtime = runtime_contender("bilstm_imdb", "onnx")
-    if runtime is not None:
-        contenders.append(Contender("rnnzoo.load(name, runtime='onnx')", runtime, ours=True))
+    for m in (budget, own):
+        for quant in (None, "int8"):
+            runtime = runtime_contender("bilstm_imdb", "onnx", {"batch_size": 64, "max_length": m},
+                                        quantize=quant, threads=args.threads)
+            if runtime is not None:
+                contenders.append(Contender(f"rnnzoo.load(..., runtime='onnx', quantize={quant!r}), {m} tokens",
+                                            runtime, ours=True))
     batches = [texts[i : i + 64] for i in range(0, len(texts), 64)]
     singles = texts[: args.singles]
     singles_lists = [[s] for s in singles]
@@ -791,9 +799,10 @@ def bench_tagger(args):
         Contender("ours: ONNX Runtime fp32", ours_tagger(tagger, None, args.threads), ours=True),
         Contender("ours: ONNX Runtime int8", ours_tagger(tagger, "int8", args.threads), ours=True),
     ]
-    runtime = runtime_contender("bilstm_ner", "onnx")
-    if runtime is not None:
-        contenders.append(Contender("rnnzoo.load(name, runtime='onnx')", runtime, ours=True))
+    for quant in (None, "int8"):
+        runtime = runtime_contender("bilstm_ner", "onnx", {"batch_size": 64}, quantize=quant, threads=args.threads)
+        if runtime is not None:
+            contenders.append(Contender(f"rnnzoo.load(..., runtime='onnx', quantize={quant!r})", runtime, ours=True))
     batches = [texts[i : i + 64] for i in range(0, len(texts), 64)]
     singles = [[s] for s in texts[: args.singles]]
     patterns = {
