@@ -150,8 +150,8 @@ def classifier_onnx(clf):
 def tagger_onnx(tagger):
     """`bilstm_ner`'s tensor part: `token_ids (B, T)`, `char_ids (B, T, C)` int32 -> `emissions (B, T, tags)`.
 
-    Word embedding + char CNN (masked max over real characters, then tanh:
-    the Keras layer's order) -> one bidirectional `LSTM` op with
+    Word embedding + char CNN (as per-tap lookup tables; masked max over real
+    characters, then tanh: the Keras layer's order) -> one bidirectional `LSTM` op with
     `sequence_lens` -> dense. The CRF's Viterbi runs in NumPy afterwards.
     """
     from onnx import TensorProto, helper
@@ -163,7 +163,14 @@ def tagger_onnx(tagger):
     w, r, b = lstm_onnx_weights(bb.get_layer("rnn_0"))
     conv_kernel, conv_bias = [np.asarray(v, "float32") for v in enc.conv.get_weights()]
     kernel, bias = [np.asarray(v, "float32") for v in tagger.get_layer("emissions").get_weights()]
-    half = conv_kernel.shape[0] // 2
+    kernel_size, half = conv_kernel.shape[0], conv_kernel.shape[0] // 2
+    char_embedding = np.asarray(enc.embedding.get_weights()[0], "float32")
+    taps = {}
+    for k in range(kernel_size):
+        table = np.concatenate([char_embedding @ conv_kernel[k], np.zeros((1, conv_kernel.shape[2]), "float32")])
+        if k == half:
+            table[:-1] += conv_bias
+        taps[f"tap_{k}"] = table.astype("float32")
     n = helper.make_node
     nodes = [
         n("Equal", ["token_ids", "zero_i"], ["padding"]),
@@ -177,13 +184,20 @@ def tagger_onnx(tagger):
         n("Slice", ["tbc", "two_l", "three_l"], ["c"]),
         n("Concat", ["minus_one_l", "c"], ["flat_chars"], axis=0),
         n("Reshape", ["chars_tbc", "flat_chars"], ["chars"]),  # (T*B, C)
-        n("Gather", ["char_embedding", "chars"], ["char_vectors"]),  # (T*B, C, D)
-        n("Transpose", ["char_vectors"], ["char_ncw"], perm=[0, 2, 1]),
-        n("Conv", ["char_ncw", "conv_kernel", "conv_bias"], ["z"], pads=[half, half]),  # (T*B, F, C)
+        # The char CNN as table lookups: conv(x)[t] = sum_k E[c[t+k-half]] @ K[k] + b, so each tap k reads a
+        # precomputed (chars + 1, F) table `tap_k` (the extra last row: zeros, for the conv's zero padding at
+        # the word's borders; the bias is folded into the centre tap). No im2col, no GEMM.
+        n("Pad", ["chars", "char_pads", "border_id"], ["chars_padded"]),  # (T*B, C + 2 half)
+        *[n("Slice", ["chars_padded", f"tap_start_{k}", f"tap_end_{k}", "axis1"], [f"tap_ids_{k}"])
+          for k in range(kernel_size)],
+        *[n("Gather", [f"tap_{k}", f"tap_ids_{k}"], [f"tap_out_{k}"]) for k in range(kernel_size)],  # (T*B, C, F)
+        n("Sum", [f"tap_out_{k}" for k in range(kernel_size)], ["z"]),
         n("Equal", ["chars", "zero_i"], ["char_padding"]),
-        n("Unsqueeze", ["char_padding", "axis1"], ["char_padding_"]),  # (T*B, 1, C)
-        n("Where", ["char_padding_", "minus_1e4", "z"], ["z_masked"]),
-        n("ReduceMax", ["z_masked"], ["z_max"], axes=[2], keepdims=0),  # (T*B, F)
+        n("Cast", ["char_padding"], ["char_padding_f"], to=TensorProto.FLOAT),
+        n("Mul", ["char_padding_f", "minus_1e4"], ["penalty_"]),
+        n("Unsqueeze", ["penalty_", "two_l"], ["penalty"]),  # (T*B, C, 1)
+        n("Add", ["z", "penalty"], ["z_masked"]),  # real z are far above -1e4: max over real characters
+        n("ReduceMax", ["z_masked"], ["z_max"], axes=[1], keepdims=0),  # (T*B, F)
         n("Tanh", ["z_max"], ["char_features_"]),
         n("Not", ["char_padding"], ["char_real"]),
         n("Cast", ["char_real"], ["char_real_f"], to=TensorProto.FLOAT),
@@ -204,8 +218,10 @@ def tagger_onnx(tagger):
     ]
     constants = {
         "word_embedding": np.asarray(bb.get_layer("word_embedding").get_weights()[0], "float32"),
-        "char_embedding": np.asarray(enc.embedding.get_weights()[0], "float32"),
-        "conv_kernel": np.ascontiguousarray(conv_kernel.transpose(2, 1, 0)), "conv_bias": conv_bias,
+        **taps,
+        "char_pads": np.array([0, half, 0, half], "int64"), "border_id": np.array(len(char_embedding), "int32"),
+        **{f"tap_start_{k}": np.array([k], "int64") for k in range(kernel_size)},
+        **{f"tap_end_{k}": np.array([k - 2 * half if k < 2 * half else 2**62], "int64") for k in range(kernel_size)},
         "W": w, "R": r, "B": b, "kernel": kernel, "bias": bias,
         "zero_i": np.array([0], "int32"), "axis1": np.array([1], "int64"), "zero_l": np.array([0], "int64"),
         "two_l": np.array([2], "int64"), "minus_one_l": np.array([-1], "int64"),
@@ -459,19 +475,14 @@ def ours_tagger(tagger, quantize=None, threads=1):
     window = tagger.backbone.get_layer("char_encoder").kernel_size // 2
     run = _runner(threads)
 
-    def tag(parsed):
+    def emissions_of(parsed):
         token_ids = _pad_rows([p[2] for p in parsed])
         width = min(text.max_chars, max(len(c) for p in parsed for c in p[3]) + window)
         char_ids = np.zeros(token_ids.shape + (width,), "int32")
         for i, p in enumerate(parsed):
             for j, c in enumerate(p[3]):
                 char_ids[i, j, : len(c)] = c
-        emissions = session.run(None, {"token_ids": token_ids, "char_ids": char_ids})[0]
-        lengths = [len(p[2]) for p in parsed]
-        tags = viterbi(emissions, lengths, transitions, start, end)
-        shifted = np.exp(emissions - emissions.max(axis=-1, keepdims=True))
-        confidence = np.take_along_axis(shifted, tags[..., None], axis=-1)[..., 0] / shifted.sum(axis=-1)
-        return tags, confidence
+        return session.run(None, {"token_ids": token_ids, "char_ids": char_ids})[0]
 
     def predict(texts):
         parsed = [text.parse(t) for t in texts]
@@ -479,15 +490,21 @@ def ours_tagger(tagger, quantize=None, threads=1):
         live = [i for i, p in enumerate(parsed) if p[0]]
         if not live:
             return results
-        chosen = _sub_batches([len(parsed[i][0]) for i in live], SUB_BATCH)
-        groups = [[live[i] for i in c] for c in chosen]
-        for group, (tags, confidence) in zip(groups, run(tag, [[parsed[i] for i in g] for g in groups])):
-            for row, i in enumerate(group):
-                tokens, offsets = parsed[i][0], parsed[i][1]
-                n = len(tokens)
-                names = [output_tags[k] for k in tags[row, :n]]
-                results[i] = {"tokens": tokens, "tags": names,
-                              "entities": _entities(texts[i], tokens, offsets, names, confidence[row, :n])}
+        lengths = [len(parsed[i][0]) for i in live]
+        chosen = _sub_batches(lengths, SUB_BATCH)
+        # The model per sub-batch; the decoding once for the whole request (fewer NumPy calls).
+        emissions = np.zeros((len(live), max(lengths), len(transitions)), "float32")
+        for rows, e in zip(chosen, run(emissions_of, [[parsed[live[r]] for r in c] for c in chosen])):
+            emissions[rows, : e.shape[1]] = e
+        tags = viterbi(emissions, lengths, transitions, start, end)
+        shifted = np.exp(emissions - emissions.max(axis=-1, keepdims=True))
+        confidence = np.take_along_axis(shifted, tags[..., None], axis=-1)[..., 0] / shifted.sum(axis=-1)
+        for row, i in enumerate(live):
+            tokens, offsets = parsed[i][0], parsed[i][1]
+            n = len(tokens)
+            names = [output_tags[k] for k in tags[row, :n].tolist()]
+            results[i] = {"tokens": tokens, "tags": names,
+                          "entities": _entities(texts[i], tokens, offsets, names, confidence[row, :n])}
         return results
 
     predict.text = text
