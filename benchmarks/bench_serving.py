@@ -115,8 +115,11 @@ def classifier_onnx(clf):
         n("ReduceSum", ["real_bt_i", "axis1"], ["lengths"], keepdims=0),  # (B,)
         n("LSTM", ["x", "W", "R", "B", "lengths"], ["y"], direction="bidirectional", hidden_size=units),  # (T,2,B,H)
         n("Transpose", ["real_bt"], ["real_tb"], perm=[1, 0]),
-        n("Unsqueeze", ["real_tb", "axes13"], ["real"]),  # (T, 1, B, 1)
-        n("Where", ["real", "y", "very_negative"], ["y_masked"]),
+        n("Cast", ["real_tb"], ["real_tb_f"], to=TensorProto.FLOAT),
+        n("Sub", ["real_tb_f", "one"], ["penalty_"]),  # 0 at real steps, -1 at padding
+        n("Mul", ["penalty_", "big"], ["penalty__"]),
+        n("Unsqueeze", ["penalty__", "axes13"], ["penalty"]),  # (T, 1, B, 1)
+        n("Add", ["y", "penalty"], ["y_masked"]),  # padded outputs are 0 (see below): -1e9 there
         n("ReduceMax", ["y_masked"], ["biggest"], axes=[0], keepdims=0),  # (2, B, H)
         # ONNX Runtime writes zeros past each row's length (checked against Keras): a plain sum is the masked sum.
         n("ReduceSum", ["y", "axis0"], ["total"], keepdims=0),
@@ -136,7 +139,7 @@ def classifier_onnx(clf):
         "embedding": np.asarray(bb.get_layer("word_embedding").get_weights()[0], "float32"),
         "W": w, "R": r, "B": b, "kernel": kernel, "bias": bias,
         "zero_i": np.array([0], "int32"), "axis0": np.array([0], "int64"), "axis1": np.array([1], "int64"),
-        "axes13": np.array([1, 3], "int64"), "axes02": np.array([0, 2], "int64"), "very_negative": np.array(-1e9, "float32"),
+        "axes13": np.array([1, 3], "int64"), "axes02": np.array([0, 2], "int64"), "big": np.array(1e9, "float32"),
         "one": np.array(1.0, "float32"), "flat": np.array([-1, 4 * units], "int64"),
     }
     return _model(
