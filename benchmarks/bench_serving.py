@@ -64,13 +64,15 @@ def lstm_onnx_weights(bidirectional):
     out = []
     for layer in (bidirectional.forward_layer, bidirectional.backward_layer):
         kernel, recurrent, bias = [np.asarray(w, "float32") for w in layer.get_weights()]
-        h = recurrent.shape[0]
-
-        def gates(m):
-            return np.concatenate([m[..., :h], m[..., 3 * h :], m[..., h : 2 * h], m[..., 2 * h : 3 * h]], axis=-1)
-
-        out.append((gates(kernel).T, gates(recurrent).T, np.concatenate([gates(bias), np.zeros_like(bias)])))
+        out.append((_onnx_gates(kernel).T, _onnx_gates(recurrent).T,
+                    np.concatenate([_onnx_gates(bias), np.zeros_like(bias)])))
     return [np.ascontiguousarray(np.stack([d[i] for d in out])) for i in range(3)]
+
+
+def _onnx_gates(m):
+    """Columns in Keras' gate order i, f, c, o -> ONNX's i, o, f, c (last axis, 4 blocks)."""
+    h = m.shape[-1] // 4
+    return np.concatenate([m[..., :h], m[..., 3 * h :], m[..., h : 2 * h], m[..., 2 * h : 3 * h]], axis=-1)
 
 
 def _model(nodes, name, inputs, outputs, initializers):
@@ -587,8 +589,8 @@ def keras_recipe(layer_sizes="keras_io", clf=None, maxlen=200, threads=2):
 def torch_tagger_contender(tagger, threads):
     """The PyTorch twin of bench_ner.py on raw sentences: `rnnzoo.text.tokenize`, then its `tag(token_lists)`."""
     import torch
-
     from bench_ner import torch_tagger
+
     from rnnzoo.text import tokenize
 
     _, _, tag = torch_tagger(tagger)
