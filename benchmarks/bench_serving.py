@@ -9,22 +9,28 @@ process (`time.process_time`, all threads), since other jobs share the CPU.
   tokenization included) vs the keras.io "Bidirectional LSTM on IMDB" recipe's
   `model.predict` on ids already padded/truncated to 200 tokens (Embedding
   20000x128, BiLSTM 64 with sequences, BiLSTM 64, Dense sigmoid; untrained:
-  speed only). Also the same recipe with our layer sizes (what
-  bench_classifier.py times). Our path reads at most 200 tokens per text
+  speed only), called three ways (`model.predict` per call, `predict_on_batch`
+  per call, one amortized `model.predict(all texts, batch_size=64)`); ratios
+  are to the best of the three per column. Also the same recipe with our layer
+  sizes (what bench_classifier.py times). Our path reads at most 200 tokens per text
   (`--max-length`, truncated as the model truncates: head_tail), and again at
   the model's own budget (`data.max_length`, 1000).
 * `--model bilstm_ner`: our tagger (raw sentence -> tokens, tags, entities)
   vs the PyTorch twin of bench_ner.py (same weights; raw sentence -> tokens
-  with `rnnzoo.text.tokenize` -> tags).
+  with `rnnzoo.text.tokenize` -> tags), at `--threads` and at 1 thread; ratios
+  are to the faster of the two per column.
 
 Two call patterns: "batch 64" = one call per 64 texts (a request of 64, texts
 in random order; a contender may reorder inside its request), and "batch 1" =
 one call per text (latency).
 
 Our served path (the candidates of issue 16 section 2, see RESULTS.md):
-the tensor part as an ONNX graph run by ONNX Runtime (fp32, or int8 by
-dynamic quantization), the text side in Python/NumPy with a per-word cache.
-If `rnnzoo.runtime` exists, `rnnzoo.load(name, runtime="onnx")` is timed too.
+the tensor part as a hand-built ONNX graph run by ONNX Runtime (fp32, or int8
+by dynamic quantization), the text side in Python/NumPy with a per-word cache,
+each request sorted by length into sub-batches run on a thread pool. Before
+timing, the script checks every one of ours against Keras (probabilities,
+tags) and reports int8's accuracy on the test sets. If `rnnzoo.runtime`
+exists, `rnnzoo.load(name, runtime="onnx", quantize=...)` is timed too.
 
 Usage:
     python benchmarks/bench_serving.py --model bilstm_imdb --texts 1024 --repeats 5 --threads 2
