@@ -17,6 +17,7 @@ from rnnzoo import _tf_logging  # noqa: E402
 # TensorFlow's start-up log lines stay off stderr unless RNNZOO_VERBOSE=1 (see `rnnzoo._tf_logging`).
 _tf_logging.install()
 
+from rnnzoo import runtime as _runtime  # noqa: E402,F401  (registers the TFLite and ONNX export writers)
 from rnnzoo.zoo import build, list_models, load  # noqa: E402
 
 

@@ -11,6 +11,10 @@ integer subfolder is a version of the model, the highest one is served.
   `serving_signature()` (raw strings in, everything `predict` returns out).
 - `describe_saved_model`: the inputs and outputs of a written signature, read
   from `saved_model.pb` alone (what `rnnzoo export` prints).
+- `register_portable_writer` / `portable_writer`: the writer of the portable
+  formats (`"tflite"`, `"onnx"`). `rnnzoo.runtime` registers it: it sits
+  above the models (it serves them without TensorFlow), so `Task.export`
+  reaches it through this registry instead of importing it.
 
 TensorFlow is imported only when a SavedModel is written or read.
 """
@@ -21,6 +25,27 @@ import shutil
 #: The formats `Task.export` writes (`"tf_saved_model"` is an old name of `"saved_model"`).
 FORMATS = ("saved_model", "tflite", "onnx")
 _ALIASES = {"tf_saved_model": "saved_model"}
+#: format -> `writer(task, directory, format=, version=, overwrite=, quantize=, verbose=)`.
+_PORTABLE_WRITERS = {}
+
+
+def register_portable_writer(formats, writer):
+    """Make `writer` the one `Task.export(format=...)` calls for each of `formats` (not `"saved_model"`)."""
+    for format in formats:
+        if check_format(format) == "saved_model":
+            raise ValueError("the SavedModel export is written by rnnzoo.export itself; register other formats.")
+        _PORTABLE_WRITERS[format] = writer
+
+
+def portable_writer(format):
+    """The registered writer of a portable `format` (`rnnzoo.runtime.export_portable` once `rnnzoo` is imported)."""
+    format = check_format(format)
+    if format not in _PORTABLE_WRITERS:
+        raise ValueError(
+            f"no writer of the {format!r} export is registered; `import rnnzoo.runtime` registers the TFLite and "
+            "ONNX writers (`import rnnzoo` does it too)."
+        )
+    return _PORTABLE_WRITERS[format]
 
 
 def check_format(format):

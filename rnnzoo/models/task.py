@@ -201,16 +201,14 @@ class Task(keras.Model):
         >>> tagger.export("exported/bilstm_ner")          # doctest: +SKIP
         '/abs/exported/bilstm_ner/1'
         """
-        from rnnzoo.export import check_format, export_saved_model
+        from rnnzoo.export import check_format, export_saved_model, portable_writer
 
         format = check_format(format)
         if format != "saved_model":
             if kwargs:
                 raise TypeError(f"{type(self).__name__}.export(format={format!r}) got unexpected options {sorted(kwargs)}.")
-            from rnnzoo.runtime import export_portable
-
-            return export_portable(self, directory, format=format, version=version, overwrite=overwrite,
-                                   quantize=quantize, verbose=verbose)
+            return portable_writer(format)(self, directory, format=format, version=version, overwrite=overwrite,
+                                           quantize=quantize, verbose=verbose)
         if quantize is not None:
             raise ValueError(
                 f"quantize={quantize!r} applies to the tflite and onnx formats; a SavedModel keeps float weights."

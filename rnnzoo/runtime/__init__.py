@@ -139,4 +139,12 @@ def cached_export(kind, path, runtime, quantize, load_task):
     return folder
 
 
+def _register():
+    from rnnzoo.export import register_portable_writer
+
+    register_portable_writer(RUNTIMES, export_portable)
+
+
+_register()
+
 __all__ = ["RUNTIMES", "cached_export", "check_runtime", "export_portable", "load_portable"]
