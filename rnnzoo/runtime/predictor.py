@@ -116,7 +116,7 @@ class OnnxModel:
         return dict(zip(self.output_names, outputs))
 
     def map(self, fn, items):
-        """`[fn(item) for item in items]`, in order, on the pool of `threads` threads (inline for one thread or item)."""
+        """`[fn(item) for item in items]` in order, on the pool of `threads` threads (inline: one thread or item)."""
         items = list(items)
         if self.threads <= 1 or len(items) <= 1:
             return [fn(item) for item in items]
