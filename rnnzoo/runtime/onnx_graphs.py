@@ -102,6 +102,17 @@ def _unexpected_layers(model, allowed):
     return None
 
 
+def _check_task(task, task_class, backbone_class):
+    """Why `task` is not a `task_class` on a `backbone_class` with one bidirectional LSTM layer, or None."""
+    if not isinstance(task, task_class) or not isinstance(getattr(task, "backbone", None), backbone_class):
+        return f"{type(task).__name__} is not a {task_class.__name__} on a {backbone_class.__name__}"
+    bb = task.backbone
+    if (bb.cell, bb.num_layers, bool(bb.bidirectional)) != ("lstm", 1, True):
+        return (f"the encoder is {bb.num_layers} layer(s) of {bb.cell!r} (bidirectional={bb.bidirectional}), "
+                "not one bidirectional LSTM layer")
+    return None
+
+
 def unsupported(task, family):
     """Why `task` has no hand-built graph (a str: tf2onnx converts it then), or None when `build_onnx` builds it.
 
@@ -115,12 +126,10 @@ def unsupported(task, family):
         from rnnzoo.models.classifier.backbone import ClassifierBackbone, MaskedPooling
         from rnnzoo.models.classifier.classifier import TextClassifier
 
-        if not isinstance(task, TextClassifier) or not isinstance(getattr(task, "backbone", None), ClassifierBackbone):
-            return f"{type(task).__name__} is not a TextClassifier on a ClassifierBackbone"
+        reason = _check_task(task, TextClassifier, ClassifierBackbone)
+        if reason:
+            return reason
         bb = task.backbone
-        if (bb.cell, bb.num_layers, bool(bb.bidirectional)) != ("lstm", 1, True):
-            return f"the encoder is {bb.num_layers} layer(s) of {bb.cell!r} (bidirectional={bb.bidirectional}), " \
-                   "not one bidirectional LSTM layer"
         if bb.pooling not in ("max", "mean", "max_mean"):
             return f"pooling {bb.pooling!r} (the builder does 'max', 'mean' and 'max_mean')"
         reason = _unexpected_layers(bb, {
@@ -146,12 +155,10 @@ def unsupported(task, family):
         from rnnzoo.models.tagger.backbone import CharEncoder, TaggerBackbone
         from rnnzoo.models.tagger.tagger import BidirectionalTagger
 
-        if not isinstance(task, BidirectionalTagger) or not isinstance(getattr(task, "backbone", None), TaggerBackbone):
-            return f"{type(task).__name__} is not a BidirectionalTagger on a TaggerBackbone"
+        reason = _check_task(task, BidirectionalTagger, TaggerBackbone)
+        if reason:
+            return reason
         bb = task.backbone
-        if (bb.cell, bb.num_layers, bool(bb.bidirectional)) != ("lstm", 1, True):
-            return f"the encoder is {bb.num_layers} layer(s) of {bb.cell!r} (bidirectional={bb.bidirectional}), " \
-                   "not one bidirectional LSTM layer"
         allowed = {
             "token_ids": keras.layers.InputLayer, "char_ids": keras.layers.InputLayer,
             "word_dropout": WordDropout, "word_embedding": keras.layers.Embedding, "char_encoder": CharEncoder,
