@@ -413,10 +413,12 @@ def runtimes_section(record):
             f"{agreement.get('labels_equal', agreement.get('tags_equal'))}%",
             e.get("evaluated_at", "?"),
         ])
+    onnx = (runtimes.get("onnx") or runtimes.get("onnx_int8") or {}).get("converter") or "tf2onnx"
+    onnx = "a hand-built graph, `rnnzoo.runtime.onnx_graphs`" if onnx.startswith("rnnzoo.") else "tf2onnx"
     return "\n".join([
         "## Runtimes",
         "",
-        f"The model exported for ONNX Runtime (tf2onnx) and LiteRT (TFLite builtin ops), float32 and with "
+        f"The model exported for ONNX Runtime ({onnx}) and LiteRT (TFLite builtin ops), float32 and with "
         f"dynamic-range int8 weights, scored on the same {_counted(first)} of `{first.get('data_file')}` as the Keras "
         f"model in the same run (`rnnzoo evaluate {name} --runtime onnx|tflite [--quantize int8]`). Use one with "
         f'`rnnzoo.load("{name}", runtime="onnx")` or `rnnzoo predict {name} TEXT --runtime onnx`.',

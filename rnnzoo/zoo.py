@@ -184,7 +184,11 @@ def load(name_or_path, compile=True, verify=True, runtime="keras", quantize=None
         quantize: with `runtime="onnx"` or `"tflite"`: None (float32) or
             `"int8"` (dynamic-range int8 weights; see each model card's
             runtime table for the accuracy change).
-        threads: the portable runtime's intra-op threads (default: every core).
+        threads: threads a portable predictor's call may use (default: the
+            cores available). ONNX: a call's rows, sorted by length and cut
+            into sub-batches, run on this many threads over one
+            single-threaded session (`threads=1`: inline); LiteRT: the
+            interpreter's threads (see `rnnzoo.runtime.load_portable`).
 
     Files are read in Keras safe mode (`load_keras_file`): a model file that
     holds Python code (a `Lambda` layer's lambda) is refused, never run.

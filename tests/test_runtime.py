@@ -252,7 +252,9 @@ def test_the_export_folder_holds_what_serving_needs(export):
         settings = json.load(f)
     assert settings["classifier"] == {**settings["classifier"], "max_length": 1000, "truncate": "head_tail",
                                       "labels": ["negative", "positive"]}
-    assert settings["onnx"]["opset"] >= 17 and settings["onnx"]["ops"]["LSTM"] == 2  # Keras' LSTM -> ONNX LSTM ops
+    # Hand-built: one bidirectional LSTM op (tf2onnx writes one per direction).
+    assert settings["onnx"]["opset"] >= 17 and settings["onnx"]["ops"]["LSTM"] == 1
+    assert settings["onnx"]["converter"].startswith("rnnzoo.runtime.onnx_graphs")
     root = os.path.dirname(folder)
     assert version_directory(root).path == os.path.join(root, "2")
     with pytest.raises(FileExistsError, match="overwrite"):
@@ -401,3 +403,101 @@ def test_evaluate_runtime_writes_its_numbers_beside_the_keras_ones(keras_model, 
         card = f.read()
     assert "## Runtimes" in card and card.index("## Runtimes") < card.index("## License")
     assert f"| `onnx` | model.onnx {entry['model_megabytes']:.1f} MB | {entry['value']} |" in card
+
+
+# ---------------------------------------------------------------- the hand-built graphs (rnnzoo.runtime.onnx_graphs)
+def _right_padded(lengths, vocabulary, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.zeros((len(lengths), max(lengths)), "int32")
+    for i, n in enumerate(lengths):
+        ids[i, :n] = rng.integers(2, vocabulary, n)
+    return ids
+
+
+def test_hand_built_classifier_graph_matches_keras_on_mixed_length_batches(keras_model, portable):
+    model, predictor = keras_model("bilstm_imdb"), portable("bilstm_imdb", "onnx")
+    assert predictor.settings["onnx"]["converter"].startswith("rnnzoo.runtime.onnx_graphs")
+    # One right-padded batch straight through the session: ORT's zeros past each row's length are what the
+    # graph's pooling relies on; an all-padding row pools to zeros, as MaskedPooling gives.
+    ids = _right_padded([1, 2, 7, 300, 45, 0, 120, 299, 3], model.backbone.vocabulary_size)
+    ours = predictor.model({"token_ids": ids})["probabilities"]
+    np.testing.assert_allclose(ours, model.predict(ids, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(predictor.predict(ids), ours, atol=1e-6)  # sub-batches, padded to their own longest
+
+
+def test_hand_built_tagger_graph_gives_the_keras_tags(keras_model, portable):
+    model, predictor = keras_model("bilstm_ner"), portable("bilstm_ner", "onnx")
+    assert predictor.settings["onnx"]["converter"].startswith("rnnzoo.runtime.onnx_graphs")
+    words = ["Germany", "'s", "representative", "to", "the", "European", "Union", "said", "on", "Wednesday", ".",
+             "Pankaj", "Mr.", "U.S.", "1996-08-22", "Siemens", "xqzv", "☃✓", "Ωμέγα", "a" * 30, "3:1", "(", "--"]
+    rng = np.random.default_rng(0)
+    sentences = [" ".join(rng.choice(words, size=n)) for n in rng.integers(1, 40, size=24)]
+    sentences += ["", "   ", "x", "☃", "Ünïcode Ⅻ ＡＢＣ in Zürich", " ".join(words) * 12, SENTENCES[0], SENTENCES[3]]
+    ours, theirs = predictor.predict(sentences), _run(model.predict, sentences)[0]
+    assert [r["tokens"] for r in ours] == [r["tokens"] for r in theirs]
+    assert [r["tags"] for r in ours] == [r["tags"] for r in theirs]
+    _assert_same_results(ours, theirs, tolerance=2e-4)
+
+
+def test_sub_batches_on_threads_give_the_single_thread_results_in_input_order(export):
+    from rnnzoo.runtime import load_portable
+
+    texts = [" ".join(["good"] * n + ["bad film"] * (n % 5)) for n in (40, 1, 17, 3, 90, 0, 8, 33, 2, 64) * 4]
+    one, three = load_portable(export("bilstm_imdb", "onnx"), threads=1), load_portable(export("bilstm_imdb", "onnx"),
+                                                                                            threads=3)
+    assert (one.model.threads, three.model.threads, three.model.intra_op_threads) == (1, 3, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty texts' warning
+        together = three.predict_proba(texts)
+        np.testing.assert_array_equal(together, one.predict_proba(texts))
+        alone = np.concatenate([one.predict_proba([t]) for t in texts[:10]])  # each text on its own: the same row
+    np.testing.assert_allclose(together[:10], alone, atol=1e-5)
+    sentences = [" ".join(["Angela Merkel visited Paris ."] * (n % 4 + 1)) for n in range(20)] + ["", "EU"]
+    tag = lambda p: [r["tags"] for r in p.predict(sentences[::-1])]  # noqa: E731
+    tagger_one = load_portable(export("bilstm_ner", "onnx"), threads=1)
+    tagger_three = load_portable(export("bilstm_ner", "onnx"), threads=3)
+    assert tag(tagger_three) == tag(tagger_one)
+    assert tag(tagger_three) == [r["tags"] for r in (tagger_one.predict(s) for s in sentences[::-1])]
+
+
+def test_unsupported_architectures_fall_back_to_tf2onnx(keras_model, portable):
+    from rnnzoo.runtime.onnx_graphs import build_onnx, unsupported
+
+    settings = portable("bigru_sst2", "onnx").settings["onnx"]
+    assert settings["converter"].startswith("tf2onnx") and "'gru'" in settings["hand_built_unsupported"]
+    assert "'vanilla'" in unsupported(keras_model("vanilla_rnn_sst2"), "classifier")
+    assert unsupported(keras_model("bilstm_ner"), "classifier") == (
+        "BidirectionalTagger is not a TextClassifier on a ClassifierBackbone")
+    with pytest.raises(ValueError, match="no hand-built ONNX graph for .*'gru'"):
+        build_onnx(keras_model("bigru_sst2"), "classifier")
+
+
+@pytest.mark.parametrize("pooling, head, dense_units", [("max", "multiclass", 0), ("mean", "multilabel", 6),
+                                                        ("last", "binary", 0)])
+def test_hand_built_classifier_variants_match_keras(pooling, head, dense_units):
+    """Poolings and heads the shipped classifiers do not use: built and exact, or left to tf2onnx ("last")."""
+    import keras
+    import onnxruntime as ort
+
+    from rnnzoo.models.classifier import ClassifierBackbone, TextClassifier
+    from rnnzoo.models.classifier.preprocessor import make_preprocessor
+    from rnnzoo.runtime.onnx_graphs import build_onnx, unsupported
+
+    requires("onnx")
+    keras.utils.set_random_seed(0)
+    labels = ["a", "b"] if head == "binary" else ["a", "b", "c"]
+    backbone = ClassifierBackbone(60, embedding_dim=8, cell="lstm", units=5, pooling=pooling)
+    clf = TextClassifier(backbone, make_preprocessor([f"w{i}" for i in range(58)], labels), head=head,
+                         dense_units=dense_units)
+    for layer in clf.layers + backbone.layers:  # non-zero biases, so a wrong gate order shows
+        for weight in layer.weights:
+            if "bias" in weight.path:
+                weight.assign(np.random.default_rng(1).normal(0, 0.5, weight.shape).astype("float32"))
+    if pooling == "last":
+        assert "pooling 'last'" in unsupported(clf, "classifier")
+        return
+    model = build_onnx(clf, "classifier").SerializeToString()
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    ids = _right_padded([1, 9, 4, 0, 12], 60, seed=2)
+    ours = session.run(None, {"token_ids": ids})[0]
+    np.testing.assert_allclose(ours, np.asarray(clf.predict_step((ids,))), atol=1e-5)

@@ -5,11 +5,13 @@ their one step (ids + states -> logits + states), decoded greedily in NumPy.
 
 - `export_portable(task, directory, format)`: write `directory/<version>/`
   with `model.onnx` or `model.tflite`, the vocabularies, `processing.json`
-  and a standalone `portable.py` (`rnnzoo.runtime.convert`; needs TensorFlow,
-  and tf2onnx for ONNX);
+  and a standalone `portable.py` (`rnnzoo.runtime.convert`; needs TensorFlow;
+  ONNX: a hand-built graph for BiLSTM classifiers and taggers,
+  `rnnzoo.runtime.onnx_graphs`, tf2onnx for the others);
 - `load_portable(directory)`: a predictor over such a folder whose `predict`
   takes and returns what the Keras task's does (`rnnzoo.runtime.predictor`;
-  needs NumPy and onnxruntime or ai-edge-litert only);
+  needs NumPy and onnxruntime or ai-edge-litert only; an ONNX predictor runs
+  a call's rows in length-sorted sub-batches on `threads` threads);
 - `rnnzoo.load(name, runtime="onnx" | "tflite")`: the same predictor for a
   zoo model, exported once into the cache (`$RNNZOO_HOME/runtimes/`) and
   reused (`cached_export`).

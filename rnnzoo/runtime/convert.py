@@ -1,4 +1,4 @@
-"""Portable exports: a task's tensor model as ONNX (tf2onnx) or TFLite/LiteRT, with what serves it without TensorFlow.
+"""Portable exports: a task's tensor model as ONNX or TFLite/LiteRT, with what serves it without TensorFlow.
 
 What a portable export folder holds:
 
@@ -14,8 +14,13 @@ What a portable export folder holds:
   in one file, so an app serves the folder with only NumPy and onnxruntime
   or ai-edge-litert installed: `portable.load_portable(folder).predict(texts)`.
 
-ONNX: tf2onnx from a `tf.function` of the model (opset `ONNX_OPSET`);
-Keras' LSTM becomes ONNX's `LSTM` op, GRU and the vanilla cell an ONNX `Loop`.
+ONNX: classifiers and taggers with one bidirectional LSTM layer (the shipped
+`bilstm_imdb`, `bilstm_ner`) get a hand-built graph (`rnnzoo.runtime.onnx_graphs`:
+one bidirectional `LSTM` op with `sequence_lens`, the tagger's char CNN as
+lookup tables; onnx and NumPy only); every other model goes through tf2onnx
+from a `tf.function` of the model (opset `ONNX_OPSET`; Keras' LSTM becomes
+ONNX's `LSTM` op, GRU and the vanilla cell an ONNX `Loop`).
+`processing.json`'s `onnx.converter` says which one wrote the file.
 TFLite: `tf.lite.TFLiteConverter` on builtin ops only. Keras' recurrences
 are TensorFlow while loops over tensor lists, which the converter lowers to
 builtins only for a fixed batch size; the model gets one signature per size
@@ -50,14 +55,14 @@ from rnnzoo.runtime.processing import MODEL_FILES, SETTINGS_FILE, VOCABULARY_FOL
 
 FORMATS = tuple(MODEL_FILES)
 QUANTIZATIONS = (None, "int8")
-#: The ONNX opset tf2onnx writes.
+#: The ONNX opset of the exports (tf2onnx's and the hand-built graphs').
 ONNX_OPSET = 17
 #: The LiteRT model's signatures: one per batch size (`batch_<n>`).
 TFLITE_BATCH_SIZES = (1, 8, 32)
 #: Families with a portable export (a language model exports its one-step model: ids + states -> logits + states).
 FAMILIES = ("classifier", "tagger", "language_model")
 #: Bumped when what an export holds changes: cached exports of other versions are rewritten.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: hand-built BiLSTM graphs (rnnzoo.runtime.onnx_graphs), single-threaded sessions
 #: The standalone module written into each export.
 BUNDLE = "portable.py"
 #: The modules `portable.py` is made of, in dependency order.
@@ -171,7 +176,7 @@ def write_portable(task, target, format, quantize=None, overwrite=False, source=
         model_path = os.path.join(staging, MODEL_FILES[format])
         start = time.time()
         if format == "onnx":
-            details = _to_onnx(body, specs, model_path, quantize, staging)
+            details = _to_onnx(task, family, body, specs, model_path, quantize, staging)
         else:
             details = _to_tflite(body, specs, model_path, quantize, tflite_batch_sizes, staging)
         seconds = round(time.time() - start, 1)
@@ -296,19 +301,37 @@ def _quiet():
             log.setLevel(level)
 
 
-def _to_onnx(body, specs, path, quantize, staging):
-    import onnx
-    import tensorflow as tf
+def _to_onnx(task, family, body, specs, path, quantize, staging):
+    """The ONNX model: hand-built (`rnnzoo.runtime.onnx_graphs`) when the architecture is one it builds, else tf2onnx.
 
-    try:
-        import tf2onnx
-    except ImportError:
-        raise ImportError("ONNX export needs tf2onnx: pip install 'rnnzoo[onnx]' (or pip install tf2onnx).") from None
-    signature = specs(None)
-    function = tf.function(body, input_signature=signature)
-    with _quiet():
-        model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET)
-    details = {"opset": ONNX_OPSET, "converter": f"tf2onnx {tf2onnx.__version__}"}
+    Returns the details `processing.json` records: `converter` (which one
+    wrote the file), `opset`, and with tf2onnx `hand_built_unsupported` (why
+    the builder left it to tf2onnx).
+    """
+    import onnx
+
+    from rnnzoo.runtime import onnx_graphs
+
+    reason = onnx_graphs.unsupported(task, family) if family != "language_model" else (
+        "a language model exports its one step (tf2onnx)")
+    if reason is None:
+        model = onnx_graphs.build_onnx(task, family)
+        details = {"opset": onnx_graphs.OPSET, "converter": onnx_graphs.CONVERTER}
+    else:
+        import tensorflow as tf
+
+        try:
+            import tf2onnx
+        except ImportError:
+            raise ImportError(
+                f"ONNX export of this model needs tf2onnx ({reason}, so rnnzoo does not build its graph by hand): "
+                "pip install 'rnnzoo[onnx]' (or pip install tf2onnx)."
+            ) from None
+        signature = specs(None)
+        function = tf.function(body, input_signature=signature)
+        with _quiet():
+            model, _ = tf2onnx.convert.from_function(function, input_signature=signature, opset=ONNX_OPSET)
+        details = {"opset": ONNX_OPSET, "converter": f"tf2onnx {tf2onnx.__version__}", "hand_built_unsupported": reason}
     if quantize:
         float_path = os.path.join(staging, "float32.onnx")
         onnx.save_model(model, float_path)

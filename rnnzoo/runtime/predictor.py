@@ -10,17 +10,24 @@ elsewhere (a language model's one step, its greedy decoding loop in NumPy).
 It is not a `keras.Model`: no `fit`, no `evaluate`; `rnnzoo.load(name)` (the
 default `runtime="keras"`) gives the Keras task.
 
-Speed: tokenization and id lookups are dict lookups (cached per token);
-texts are sorted by length and each batch is padded to its own longest
-text. ONNX Runtime runs with all graph optimizations and `threads` intra-op
-threads (default: every core). LiteRT models have one signature per batch
+Speed: tokenization and id lookups are dict lookups (cached per token).
+ONNX: one session with all graph optimizations, ONE intra-op thread and no
+spin-waiting (ONNX Runtime's LSTM splits a batch's rows over its threads and
+scales poorly); the parallelism comes from sub-batches instead: a call's rows
+are sorted by length, cut into sub-batches of `SUB_BATCH` rows (16 texts, 8
+sentences), each padded to its own longest row only, and run on a pool of
+`threads` threads sharing the session (`threads` defaults to the cores this
+process may use; `threads=1` runs them inline). Results come back in input
+order. A language model's decoding loop has no rows to split: its session
+gets `threads` intra-op threads. LiteRT models have one signature per batch
 size (`batch_1`, `batch_8`, ...: their recurrences need a fixed batch to run
-on builtin ops), a batch is padded to the next one.
+on builtin ops), a batch is padded to the next one, and runs with `threads`
+interpreter threads.
 
 Threads: an ONNX predictor may be called from several threads at once
-(ONNX Runtime's `run` is thread-safe; the token caches are plain dicts). A
-LiteRT interpreter is not thread-safe: the predictor serialises its calls
-with a lock.
+(ONNX Runtime's `run` is thread-safe; the token caches are plain dicts; the
+calls share the sub-batch pool). A LiteRT interpreter is not thread-safe: the
+predictor serialises its calls with a lock.
 
 Example:
 >>> import rnnzoo
@@ -29,8 +36,10 @@ Example:
 [{'label': 'positive', 'score': 0.98}]
 """
 
+import concurrent.futures
 import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -41,6 +50,11 @@ from rnnzoo.runtime.processing import MODEL_FILES, processing_for, read_settings
 
 #: The formats a portable predictor runs, and the extra that installs each one's runtime.
 EXTRAS = {"onnx": "onnx", "tflite": "tflite"}
+#: Rows per ONNX Runtime call, by family: a call's rows sorted by length, cut into sub-batches this big (each padded
+#: to its own longest), spread over the predictor's threads. ORT's LSTM costs about the same per row from ~4 rows
+#: up, and every row runs to its sub-batch's longest: measured best 16 for the classifier (IMDB reviews), 8 for
+#: the tagger (short, varied sentences); see benchmarks/RESULTS.md (bench_serving.py).
+SUB_BATCH = {"classifier": 16, "tagger": 8}
 
 
 def _missing(package, runtime):
@@ -59,36 +73,61 @@ def default_threads():
 
 
 class OnnxModel:
-    """An ONNX Runtime session: `{input name: array}` -> `{output name: array}`.
+    """An ONNX Runtime session: `{input name: array}` -> `{output name: array}`, and a pool to run sub-batches on.
+
+    The session runs single-threaded by default (`intra_op_threads=1`,
+    sequential, no spin-waiting: spinning threads burn CPU time other calls
+    could use); `map` runs several calls at once on `threads` threads sharing
+    it (ONNX Runtime's `run` is thread-safe and releases the GIL).
 
     Args:
         path: the `.onnx` file.
-        threads: intra-op threads (default `default_threads()`).
+        threads: threads of the sub-batch pool (`map`); default `default_threads()`.
+        intra_op_threads: ONNX Runtime's intra-op threads per call (default 1).
     """
 
     runtime = "onnx"
     batch_sizes = None  # any batch size
     thread_safe = True
+    sub_batches = True  # predictors cut calls into SUB_BATCH rows and `map` them
 
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, intra_op_threads=1):
         try:
             import onnxruntime as ort
         except ImportError:
             raise _missing("onnxruntime", "onnx") from None
         self.threads = threads or default_threads()
+        self.intra_op_threads = intra_op_threads or self.threads
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = self.intra_op_threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.version = ort.__version__
+        self._pool = None
+        self._pool_lock = threading.Lock()
 
     def __call__(self, inputs):
         outputs = self.session.run(self.output_names, {k: inputs[k] for k in self.input_names})
         return dict(zip(self.output_names, outputs))
+
+    def map(self, fn, items):
+        """`[fn(item) for item in items]` in order, on the pool of `threads` threads (inline: one thread or item)."""
+        items = list(items)
+        if self.threads <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        return list(self._executor().map(fn, items))
+
+    def _executor(self):
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="rnnzoo-onnx")
+                weakref.finalize(self, self._pool.shutdown, wait=False)  # idle threads end with the model
+            return self._pool
 
 
 class LiteRTModel:
@@ -104,6 +143,7 @@ class LiteRTModel:
 
     runtime = "tflite"
     thread_safe = False
+    sub_batches = False  # batches padded to the signatures' sizes (length_groups), one call at a time
 
     def __init__(self, path, threads=None, select_tf_ops=False):
         self.threads = threads = threads or default_threads()
@@ -173,14 +213,30 @@ def length_groups(lengths, min_rows=8, spread=1.25):
     return groups
 
 
+def sub_batches(lengths, size):
+    """Row indices sorted by length, longest first, in pieces of at most `size` rows (a thread pool balances them).
+
+    Example:
+    >>> [p.tolist() for p in sub_batches([3, 9, 1, 9, 5], 2)]
+    [[1, 3], [4, 0], [2]]
+    """
+    order = np.argsort(-np.asarray(lengths, dtype="int64"), kind="stable")
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
 def open_model(directory, settings, threads=None):
-    """The runtime session of an export folder (`OnnxModel` or `LiteRTModel`), from its `processing.json`."""
+    """The runtime session of an export folder (`OnnxModel` or `LiteRTModel`), from its `processing.json`.
+
+    ONNX: a single-threaded session with a pool of `threads` for sub-batches;
+    a language model (no rows to split) gets `threads` intra-op threads instead.
+    """
     runtime = settings["format"]
     if runtime not in MODEL_FILES:
         raise ValueError(f"unknown portable format {runtime!r} in {directory}; formats: {', '.join(MODEL_FILES)}.")
     path = os.path.join(directory, MODEL_FILES[runtime])
     if runtime == "onnx":
-        return OnnxModel(path, threads)
+        intra_op = None if settings.get("family") == "language_model" else 1
+        return OnnxModel(path, threads, intra_op_threads=intra_op)
     return LiteRTModel(path, threads, select_tf_ops=settings.get("tflite", {}).get("select_tf_ops", False))
 
 
@@ -190,7 +246,11 @@ def load_portable(directory, threads=None):
     Args:
         directory: a folder written by `rnnzoo.runtime.export_portable`
             (`model.onnx` or `model.tflite`, `processing.json`, `vocabularies/`).
-        threads: the runtime's intra-op threads (default: every core).
+        threads: how many threads a call may use (default: the cores this
+            process may use). ONNX: a call's sub-batches run on a pool of this
+            many threads over one single-threaded session (`threads=1`: inline,
+            one core); a language model's session uses them as intra-op
+            threads. LiteRT: the interpreter's threads.
 
     Example:
     >>> model = load_portable("exported/bigru_sst2/1")   # doctest: +SKIP
@@ -320,10 +380,24 @@ class PortableClassifier(PortablePredictor):
         return self.processing.encode(self.check_texts(texts), max_length)[0]
 
     def proba_from_ids(self, rows, batch_size=None):
-        """Id rows -> `(len(rows), num_labels)` probabilities: sorted by length, batched, each batch padded to its longest."""
+        """Id rows -> `(len(rows), num_labels)` probabilities, in input order; rows sorted by length and batched.
+
+        ONNX: sub-batches of `min(batch_size, SUB_BATCH["classifier"])` rows,
+        each padded to its own longest, run on the model's thread pool.
+        LiteRT: batches of `batch_size`, split into runs of similar length.
+        """
         batch_size = self._batch_size(batch_size)
         out = np.zeros((len(rows), len(self.labels)), "float32")
         lengths = np.asarray([len(r) for r in rows], dtype="int64")
+        if self.model.sub_batches:
+            pieces = sub_batches(lengths, min(batch_size, SUB_BATCH["classifier"]))
+
+            def run(piece):
+                return self.model(self.processing.batch([rows[i] for i in piece]))["probabilities"]
+
+            for piece, probabilities in zip(pieces, self.model.map(run, pieces)):
+                out[piece] = probabilities
+            return out
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
@@ -373,12 +447,16 @@ class PortableTagger(PortablePredictor):
     def decode(self, features, lengths):
         """Feature arrays -> `(tags, confidence)`: the runtime's emissions, decoded in NumPy.
 
-        Rows come sorted by length (`tag_sentences`); runs of similar length
-        (`length_groups`) go to the model one call each, padded to their own
-        longest row only.
+        ONNX: the rows go to the model in sub-batches of `SUB_BATCH["tagger"]`
+        rows of similar length (each padded to its own longest) on the
+        model's thread pool; their emissions are decoded together, once.
+        LiteRT: rows come sorted by length (`tag_sentences`); runs of similar
+        length (`length_groups`) go to the model one call each.
         """
         lengths = np.asarray(lengths)
         rows, time = features["token_ids"].shape
+        if self.model.sub_batches:
+            return self._decode_sub_batches(features, lengths)
         tags = np.zeros((rows, time), "int32")
         confidence = np.zeros((rows, time), "float32")
         groups = length_groups(lengths) if rows > 1 and (np.diff(lengths) >= 0).all() else [(0, rows)]
@@ -392,6 +470,26 @@ class PortableTagger(PortablePredictor):
                 emissions, lengths[first:last]
             )
         return tags, confidence
+
+    def _decode_sub_batches(self, features, lengths):
+        rows, time = features["token_ids"].shape
+        pieces = sub_batches(lengths, SUB_BATCH["tagger"])
+
+        def run(piece):
+            width = max(int(lengths[piece].max(initial=1)), 1)
+            part = {k: v[piece, :width] for k, v in features.items()}
+            if "char_ids" in part:
+                part = trim_chars(part, self.processing.char_window)
+            return self.model({k: np.ascontiguousarray(v, "int32") for k, v in part.items()})["emissions"]
+
+        emissions = None
+        for piece, part in zip(pieces, self.model.map(run, pieces)):
+            if emissions is None:
+                emissions = np.zeros((rows, time, part.shape[-1]), "float32")
+            emissions[piece, : part.shape[1]] = part
+        if emissions is None:  # no rows
+            return np.zeros((rows, time), "int32"), np.zeros((rows, time), "float32")
+        return self.processing.decode(emissions, lengths)
 
     def predict(self, x, batch_size=None, verbose=0, max_length=None):
         """Tag raw sentences or token lists, as `BidirectionalTagger.predict` does.
