@@ -7,6 +7,7 @@ import os
 import sys
 
 from rnnzoo.downloads import DownloadError
+from rnnzoo.utils import MissingPackageError
 from rnnzoo.utils import non_negative_int, positive_int
 
 
@@ -433,8 +434,9 @@ def main(argv=None):
         _tf_logging.set_verbose(True)  # before anything imports TensorFlow
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FileExistsError, DownloadError) as error:
-        # Bad input (an argument, a file, a config value) or a failed download: the message says what to fix.
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, DownloadError, MissingPackageError) as error:
+        # Bad input (an argument, a file, a config value), a failed download or an optional package not
+        # installed: the message says what to fix.
         print(f"rnnzoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,27 @@ import sys
 import time
 
 
+class MissingPackageError(ImportError):
+    """An optional package a feature needs is not installed; the message names the extra that installs it."""
+
+
+def require_package(module, package, extra, what):
+    """Import `module`, or raise a `MissingPackageError` saying `what` needs `package` and how to install it.
+
+    Example:
+    >>> require_package("json", "json", "onnx", "reading JSON").__name__
+    'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingPackageError(
+            f"{what} needs the {package} package: pip install 'rnnzoo[{extra}]' (or pip install {package})."
+        ) from None
+
+
 def positive_int(text):
     """argparse type for counts and sizes: an integer >= 1, else a usage error (exit 2)."""
     try:

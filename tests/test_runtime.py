@@ -501,3 +501,21 @@ def test_hand_built_classifier_variants_match_keras(pooling, head, dense_units):
     ids = _right_padded([1, 9, 4, 0, 12], 60, seed=2)
     ours = session.run(None, {"token_ids": ids})[0]
     np.testing.assert_allclose(ours, np.asarray(clf.predict_step((ids,))), atol=1e-5)
+
+
+def test_a_missing_runtime_package_names_the_extra_to_install(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    import rnnzoo
+    from rnnzoo import cli
+    from rnnzoo.utils import MissingPackageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("onnxruntime", "ai_edge_litert") else real(name, *a))
+    monkeypatch.setenv("RNNZOO_HOME", str(tmp_path))
+    with pytest.raises(MissingPackageError, match=r"pip install 'rnnzoo\[tflite\]'"):
+        rnnzoo.load("bigru_sst2", runtime="tflite")
+    assert cli.main(["predict", "bigru_sst2", "A fine film", "--runtime", "onnx"]) == 2  # an error line, no traceback
+    assert "pip install 'rnnzoo[onnx]'" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "runtimes")  # refused before converting anything

@@ -105,9 +105,15 @@ def cached_export(kind, path, runtime, quantize, load_task):
     Returns:
         The export folder.
     """
+    import importlib.util
+
     from filelock import FileLock
 
     from rnnzoo.runtime.convert import write_portable
+    from rnnzoo.runtime.predictor import require_runtime
+    from rnnzoo.utils import MissingPackageError
+
+    require_runtime(runtime)  # before a conversion that could not be served
     from rnnzoo.runtime.processing import MODEL_FILES, SETTINGS_FILE
 
     digest = source_digest(kind, path)
@@ -125,6 +131,8 @@ def cached_export(kind, path, runtime, quantize, load_task):
 
     if complete():
         return folder
+    if runtime == "onnx" and importlib.util.find_spec("onnx") is None:
+        raise MissingPackageError("ONNX export needs the onnx package: pip install 'rnnzoo[onnx]' (or pip install onnx).")
     if runtime == "onnx" and quantize:  # int8 from the float32 export: quantizing it needs no TensorFlow
         from rnnzoo.runtime.convert import quantize_onnx_export
 

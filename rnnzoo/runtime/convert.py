@@ -308,9 +308,10 @@ def _to_onnx(task, family, body, specs, path, quantize, staging):
     wrote the file), `opset`, and with tf2onnx `hand_built_unsupported` (why
     the builder left it to tf2onnx).
     """
-    import onnx
-
     from rnnzoo.runtime import onnx_graphs
+    from rnnzoo.utils import require_package
+
+    onnx = require_package("onnx", "onnx", "onnx", "ONNX export")
 
     reason = onnx_graphs.unsupported(task, family) if family != "language_model" else (
         "a language model exports its one step (tf2onnx)")
@@ -320,13 +321,10 @@ def _to_onnx(task, family, body, specs, path, quantize, staging):
     else:
         import tensorflow as tf
 
-        try:
-            import tf2onnx
-        except ImportError:
-            raise ImportError(
-                f"ONNX export of this model needs tf2onnx ({reason}, so rnnzoo does not build its graph by hand): "
-                "pip install 'rnnzoo[onnx]' (or pip install tf2onnx)."
-            ) from None
+        tf2onnx = require_package(
+            "tf2onnx", "tf2onnx", "onnx",
+            f"ONNX export of this model ({reason}, so rnnzoo does not build its graph by hand)",
+        )
         signature = specs(None)
         function = tf.function(body, input_signature=signature)
         with _quiet():
@@ -351,10 +349,10 @@ def _onnx_ops(path):
 
 def _quantize_onnx(source, target):
     """Dynamic-range int8 weights (MatMul, LSTM, Gather...), activations quantized per call; returns details."""
-    try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-    except ImportError:
-        raise ImportError("int8 ONNX export needs onnxruntime: pip install 'rnnzoo[onnx]'.") from None
+    from rnnzoo.utils import require_package
+
+    quantization = require_package("onnxruntime.quantization", "onnxruntime", "onnx", "int8 ONNX export")
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
     with _quiet():
         quantize_dynamic(source, target, weight_type=QuantType.QInt8)
     return {"quantizer": "onnxruntime.quantization.quantize_dynamic (QInt8 weights)", "ops": _onnx_ops(target)}

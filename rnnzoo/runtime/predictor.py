@@ -58,10 +58,21 @@ SUB_BATCH = {"classifier": 16, "tagger": 8}
 
 
 def _missing(package, runtime):
-    return ImportError(
+    from rnnzoo.utils import MissingPackageError
+
+    return MissingPackageError(
         f"the {runtime!r} runtime needs the {package} package: pip install 'rnnzoo[{EXTRAS[runtime]}]' "
         f"(or pip install {package})."
     )
+
+
+def require_runtime(runtime):
+    """Raise the `MissingPackageError` of `_missing` unless `runtime`'s package can be imported (nothing is imported)."""
+    import importlib.util
+
+    module, package = {"onnx": ("onnxruntime", "onnxruntime"), "tflite": ("ai_edge_litert", "ai-edge-litert")}[runtime]
+    if importlib.util.find_spec(module) is None:
+        raise _missing(package, runtime)
 
 
 def default_threads():
