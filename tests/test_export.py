@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import types
 import warnings
 
 import numpy as np
@@ -184,10 +183,12 @@ def test_export_formats_are_checked_and_portable_ones_dispatched(exported, tmp_p
         model.export(str(tmp_path), quantize="int8")
     with pytest.raises(TypeError, match="unexpected options"):
         model.export(str(tmp_path), sampler="greedy")
+    from rnnzoo import export as export_module
+
+    assert export_module.portable_writer("onnx").__module__ == "rnnzoo.runtime"  # registered by `import rnnzoo`
     calls = []
-    fake = types.ModuleType("rnnzoo.runtime")
-    fake.export_portable = lambda *args, **kwargs: calls.append((args, kwargs)) or "written"
-    monkeypatch.setitem(sys.modules, "rnnzoo.runtime", fake)
+    monkeypatch.setitem(export_module._PORTABLE_WRITERS, "onnx",
+                        lambda *args, **kwargs: calls.append((args, kwargs)) or "written")
     assert model.export(str(tmp_path), format="onnx", version=4, quantize="int8", verbose=False) == "written"
     assert calls == [((model, str(tmp_path)), {"format": "onnx", "version": 4, "overwrite": False,
                                                "quantize": "int8", "verbose": False})]
