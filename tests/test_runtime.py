@@ -519,3 +519,41 @@ def test_a_missing_runtime_package_names_the_extra_to_install(monkeypatch, tmp_p
     assert cli.main(["predict", "bigru_sst2", "A fine film", "--runtime", "onnx"]) == 2  # an error line, no traceback
     assert "pip install 'rnnzoo[onnx]'" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "runtimes")  # refused before converting anything
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", ["bilstm_ner", "bilstm_imdb"])
+def test_hostile_batches_get_the_keras_answer_from_the_onnx_predictor(name, keras_model, portable):
+    """The property-based contract of tests/test_properties.py holds for the served path too: on arbitrary
+    Unicode, control characters, bytes, junk items and lone surrogates, the ONNX predictor gives the Keras
+    task's results (row i for input i), or raises the same error type with the same message."""
+    requires("onnx")
+    pytest.importorskip("hypothesis")
+    from hypothesis import example, given
+    from hypothesis import strategies as st
+    from test_properties import _settings, junk, surrogate_text, texts, token_lists
+
+    model, predictor = keras_model(name), portable(name, "onnx")
+    items = st.one_of(texts, st.binary(max_size=6), junk, surrogate_text, *([token_lists] if name == "bilstm_ner" else []))
+
+    @_settings(20)
+    @given(st.lists(items, max_size=5))
+    @example([])
+    @example(["ok", b"\xff\xfe", "x"])
+    @example(["x", "ab\ud800c"])
+    @example(["Pankaj lives in Munich .", "\x00", "", "😀 New York 😀"])
+    def check(batch):
+        try:
+            theirs = model.predict(batch)
+        except (TypeError, ValueError) as error:
+            with pytest.raises(type(error)) as ours:
+                predictor.predict(batch)
+            assert str(ours.value) == str(error)
+            return
+        ours = predictor.predict(batch)
+        assert len(ours) == len(batch)
+        _assert_same_results(ours, theirs, tolerance=2e-4)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check()
