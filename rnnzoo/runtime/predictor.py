@@ -45,6 +45,7 @@ import numpy as np
 
 from rnnzoo.models.checks import InputError, check_batch_size, check_positive_int, check_texts, describe
 from rnnzoo.models.classifier.text import warn_read_as
+from rnnzoo.models.language_model.text import top_tokens
 from rnnzoo.models.tagger.batching import MAX_LENGTH, read_sentences, tag_sentences, trim_chars
 from rnnzoo.runtime.processing import MODEL_FILES, processing_for, read_settings, read_vocabularies
 
@@ -709,10 +710,5 @@ class PortableLanguageModel(PortablePredictor):
         logits = logits.astype("float32")
         probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
         probabilities /= probabilities.sum(axis=-1, keepdims=True)
-        probabilities[:, 0] = 0.0  # padding is never a token
-        tokens = self.processing.tokens
-        results = []
-        for row in probabilities:
-            best = np.argsort(-row, kind="stable")[:top_k]
-            results.append([(tokens[i], round(float(row[i]), 4)) for i in best])
+        results = top_tokens(probabilities, self.processing.tokens, top_k)
         return results[0] if single else results

@@ -9,6 +9,7 @@ from keras import ops
 
 from rnnzoo.models.compiled import length_sorted_batches
 from rnnzoo.models.language_model.backbone import LanguageModelBackbone
+from rnnzoo.models.language_model.text import top_tokens
 from rnnzoo.models.task import InputError, Task, check_batch_size, check_positive_int
 from rnnzoo.models.task import check_texts as task_check_texts
 
@@ -375,12 +376,7 @@ class LanguageModel(Task):
             return []
         ids, lengths = self._prompt_ids(prompts)
         probabilities = ops.convert_to_numpy(self._compiled("next", self._next_probabilities)(ids, lengths))
-        probabilities[:, 0] = 0.0  # padding is never a token
-        tokens = self.preprocessor.tokens
-        results = []
-        for row in probabilities:
-            best = np.argsort(-row, kind="stable")[:top_k]
-            results.append([(tokens[i], round(float(row[i]), 4)) for i in best])
+        results = top_tokens(probabilities, self.preprocessor.tokens, top_k)
         return results[0] if single else results
 
     def _generate_ids(self, ids, lengths, max_length, sampler):
