@@ -167,11 +167,7 @@ def write_portable(task, target, format, quantize=None, overwrite=False, source=
     target = os.path.abspath(os.fspath(target))
     if os.path.exists(target) and os.listdir(target) and not overwrite:
         raise FileExistsError(f"{target} is not empty; pass overwrite=True to replace it.")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".staging-{os.getpid()}-{os.urandom(6).hex()}")
-    os.mkdir(staging)
-    try:
+    with _staged_folder(target) as staging:
         body, specs, outputs = _tensor_model(task, family)
         model_path = os.path.join(staging, MODEL_FILES[format])
         start = time.time()
@@ -182,11 +178,28 @@ def write_portable(task, target, format, quantize=None, overwrite=False, source=
         seconds = round(time.time() - start, 1)
         _write_vocabularies(task, os.path.join(staging, VOCABULARY_FOLDER))
         settings = _settings(task, family, format, quantize, specs, outputs, details, seconds, source)
-        with open(os.path.join(staging, SETTINGS_FILE), "w", encoding="utf-8") as f:
-            json.dump(settings, f, indent=1)
-            f.write("\n")
+        _write_settings(staging, settings)
         with open(os.path.join(staging, BUNDLE), "w", encoding="utf-8") as f:
             f.write(bundle_source())
+    return settings
+
+
+@contextlib.contextmanager
+def _staged_folder(target, copy_from=None, ignore=None):
+    """A staging folder beside `target` (empty, or a copy of `copy_from`) to write into.
+
+    When the block succeeds it is renamed to `target`, replacing what was
+    there; when it fails it is removed and `target` is left as it was.
+    """
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".staging-{os.getpid()}-{os.urandom(6).hex()}")
+    try:
+        if copy_from is None:
+            os.mkdir(staging)
+        else:
+            shutil.copytree(copy_from, staging, ignore=ignore)
+        yield staging
         old = None
         if os.path.exists(target):
             old = f"{staging}.old"
@@ -197,7 +210,12 @@ def write_portable(task, target, format, quantize=None, overwrite=False, source=
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return settings
+
+
+def _write_settings(folder, settings):
+    with open(os.path.join(folder, SETTINGS_FILE), "w", encoding="utf-8") as f:
+        json.dump(settings, f, indent=1)
+        f.write("\n")
 
 
 # ---------------------------------------------------------------- the tensor model
@@ -372,29 +390,13 @@ def quantize_onnx_export(source, target):
         raise ValueError(f"{source} is not a float32 ONNX export (format {settings['format']!r}, "
                          f"quantize {settings.get('quantize')!r}).")
     target = os.path.abspath(os.fspath(target))
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".staging-{os.getpid()}-{os.urandom(6).hex()}")
-    shutil.copytree(source, staging, ignore=shutil.ignore_patterns(MODEL_FILES["onnx"]))
-    try:
+    with _staged_folder(target, copy_from=source, ignore=shutil.ignore_patterns(MODEL_FILES["onnx"])) as staging:
         start = time.time()
         details = _quantize_onnx(os.path.join(source, MODEL_FILES["onnx"]), os.path.join(staging, MODEL_FILES["onnx"]))
         settings["onnx"].update(details)
         settings["quantize"] = "int8"
         settings["conversion_seconds"] = round(settings["conversion_seconds"] + time.time() - start, 1)
-        with open(os.path.join(staging, SETTINGS_FILE), "w", encoding="utf-8") as f:
-            json.dump(settings, f, indent=1)
-            f.write("\n")
-        old = None
-        if os.path.exists(target):
-            old = f"{staging}.old"
-            os.rename(target, old)
-        os.rename(staging, target)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        _write_settings(staging, settings)
     return settings
 
 
