@@ -28,26 +28,25 @@ def require_package(module, package, extra, what):
         ) from None
 
 
-def positive_int(text):
-    """argparse type for counts and sizes: an integer >= 1, else a usage error (exit 2)."""
+def _int_at_least(text, minimum, kind):
+    """`text` as an int >= `minimum`, else an argparse usage error saying `expected a <kind> integer`."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {value}")
     return value
+
+
+def positive_int(text):
+    """argparse type for counts and sizes: an integer >= 1, else a usage error (exit 2)."""
+    return _int_at_least(text, 1, "positive")
 
 
 def non_negative_int(text):
     """argparse type for versions and offsets: an integer >= 0, else a usage error (exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
-    return value
+    return _int_at_least(text, 0, "non-negative")
 
 
 def progress(iterable, desc=None, unit="it", total=None):
